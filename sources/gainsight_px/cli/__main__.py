@@ -1,0 +1,5 @@
+import sys
+
+from gainsight_px.cli import main
+
+sys.exit(main())

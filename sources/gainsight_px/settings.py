@@ -1,0 +1,35 @@
+"""Constants shared by the source, the push engine and the CLI."""
+
+from __future__ import annotations
+
+from gainsight_px.endpoints import CONTRACT
+
+DEFAULT_BASE_URL = CONTRACT.regions["us"]
+MAX_PAGE_SIZE = CONTRACT.max_page_size
+
+# dlt names
+SOURCE_NAME = "gainsight_px"
+DEFAULT_DATASET = "gainsight_px"
+DEFAULT_PIPELINE_NAME = "gainsight_px"
+# Not named after the dataset: DuckDB cannot tell catalog `gainsight_px` from
+# schema `gainsight_px` ("Ambiguous reference to catalog or schema").
+DEFAULT_DUCKDB_FILE = "gainsight.duckdb"
+
+# Config keys, for messages that tell a user what to fix.
+API_KEY_ENV = "SOURCES__GAINSIGHT_PX__API_KEY"
+BASE_URL_ENV = "SOURCES__GAINSIGHT_PX__BASE_URL"
+
+# PX publishes ~200 requests/s per tenant; stay below it by default.
+PUBLISHED_RATE_LIMIT = 200.0
+DEFAULT_PUSH_RATE = 150.0
+DEFAULT_PUSH_CONCURRENCY = 16
+
+# HTTP behaviour
+REQUEST_TIMEOUT_S = 60.0
+MAX_ATTEMPTS = 8
+BACKOFF_FACTOR = 0.5
+MAX_RETRY_DELAY_S = 30.0
+
+# The emulator and tests use these keys unless told otherwise.
+EMULATOR_API_KEY = "px-emulator-key"
+EMULATOR_READ_ONLY_KEY = "px-emulator-read-only-key"
