@@ -1,0 +1,85 @@
+"""`gainsight-px emulator`: serve a synthetic Gainsight PX tenant on a local port.
+
+Runs in the foreground until Ctrl-C or SIGTERM (exit 0). Prints the base URL,
+the keys, the control URL and an `export` line for the source's config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import threading
+import time
+from typing import Any
+
+from gainsight_px.settings import API_KEY_ENV, BASE_URL_ENV, EMULATOR_API_KEY, EMULATOR_READ_ONLY_KEY
+
+DEFAULT_PORT = 8765
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "emulator",
+        help="run a local Gainsight PX emulator (synthetic tenant, real HTTP)",
+        description="Serve a synthetic Gainsight PX tenant that follows the API contract. "
+                    "Ctrl-C stops it.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one (default: %(default)s)")
+    p.add_argument("--users", type=int, default=1000, help="number of users (default: %(default)s)")
+    p.add_argument("--accounts", type=int, default=None, help="number of accounts (default: users/10)")
+    p.add_argument("--features", type=int, default=40, help="number of features (default: %(default)s)")
+    p.add_argument("--engagements", type=int, default=30, help="number of engagements (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=42, help="random seed of the tenant (default: %(default)s)")
+    p.add_argument("--rate-limit", type=float, default=None, metavar="R",
+                   help="requests per second before 429 (default: unlimited)")
+    p.add_argument("--no-retry-after", action="store_true", help="send 429 without a Retry-After header")
+    p.add_argument("--api-key", default=EMULATOR_API_KEY, help="the read-write key (default: %(default)s)")
+    p.add_argument("--read-only-key", default=EMULATOR_READ_ONLY_KEY,
+                   help="a key that gets 403 on writes (default: %(default)s)")
+    p.add_argument("--scroll-ttl", type=float, default=60.0, metavar="S",
+                   help="idle seconds before a scroll expires (default: %(default)s)")
+    p.add_argument("--rotate-scroll-ids", action="store_true",
+                   help="answer a new scrollId on every page (the API may or may not)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from gainsight_px.emulator import Emulator, TenantSpec
+
+    spec = TenantSpec(users=args.users, accounts=args.accounts, features=args.features,
+                      engagements=args.engagements, seed=args.seed)
+    print(f"Generating a tenant of {spec.users} users and {spec.account_count} accounts (seed {spec.seed})...",
+          flush=True)
+    t0 = time.monotonic()
+    emu = Emulator(tenant=spec, api_key=args.api_key, read_only_key=args.read_only_key,
+                   rate_limit=args.rate_limit, retry_after=not args.no_retry_after,
+                   scroll_ttl=args.scroll_ttl, host=args.host, port=args.port,
+                   rotate_scroll_ids=args.rotate_scroll_ids)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        emu.start()
+        limit = f"{args.rate_limit:g} requests/s" if args.rate_limit else "unlimited"
+        print(
+            f"Gainsight PX emulator ready in {time.monotonic() - t0:.1f}s (rate limit: {limit})\n"
+            f"  base URL:      {emu.base_url}\n"
+            f"  API key:       {args.api_key}\n"
+            f"  read-only key: {args.read_only_key}\n"
+            f"  control URL:   {emu.control_url}\n"
+            f"Use it with:\n"
+            f"  export {BASE_URL_ENV}={shlex.quote(emu.base_url)} {API_KEY_ENV}={shlex.quote(args.api_key)}\n"
+            f"Press Ctrl-C to stop.",
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        emu.stop()
+    print("Emulator stopped.", flush=True)
+    return 0

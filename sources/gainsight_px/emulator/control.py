@@ -1,0 +1,438 @@
+"""The emulator's test control interface: in-process (`Control`) and over HTTP.
+
+Tests and benches use it to change the tenant behind the client's back, queue
+failures, and read what the client did. Every method is thread-safe.
+
+HTTP (`Emulator.control_url`, e.g. http://127.0.0.1:PORT/__emulator). JSON in
+and out, no auth, not rate-limited, not logged, never affected by faults:
+
+    GET    /__emulator/stats                       -> Control.stats()
+    GET    /__emulator/records/{resource}          -> list of records (API field names)
+    GET    /__emulator/records/{resource}/{key}    -> one record (404 if missing)
+    POST   /__emulator/records/{resource}          body: record   -> add_record
+    POST   /__emulator/records/{resource}/{key}    body: changes  -> update_record
+    DELETE /__emulator/records/{resource}/{key}                   -> delete_record
+    POST   /__emulator/activity                    {"count": n, "ids": [...], "at_ms": t} -> {"ids": [...]}
+    GET    /__emulator/faults                      -> pending faults
+    POST   /__emulator/faults                      {"kind": "429", "count": 5, "path": "/v1/users", ...params}
+    DELETE /__emulator/faults                      -> clear_faults
+    POST   /__emulator/expire_scrolls              -> {"expired": n}
+    POST   /__emulator/revoke_auth                 (every contract request gets 401 ...)
+    POST   /__emulator/restore_auth                (... until this)
+    POST   /__emulator/rate_limit                  {"rate": r or null, "retry_after": bool}
+    GET    /__emulator/writes[?resource=users]     -> writes()
+    GET    /__emulator/events                      -> events()
+    GET    /__emulator/requests                    -> requests()
+    GET    /__emulator/request_counts              -> request_counts()
+    POST   /__emulator/reset_log                   -> reset_log()
+
+`{key}` is one URL-encoded path segment (quote(key, safe="")). Errors answer
+{"error": "..."} with 400 (bad input) or 404 (unknown resource, record or route).
+
+`RemoteControl(control_url)` offers the same methods as `Control` over HTTP,
+for an emulator running in another process.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, unquote
+
+import orjson
+
+from .faults import IMMEDIATE_KINDS
+from .store import copy_record, merge
+
+if TYPE_CHECKING:
+    from .server import Emulator
+
+RESOURCES = ("users", "accounts", "features", "engagements", "subscriptions")
+
+
+class ActivityLog:
+    """Requests and writes as the server saw them, in arrival order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []
+        self.writes: list[dict] = []
+        self.counts: dict[str, int] = {}
+        self.statuses: dict[int, int] = {}
+        self.total = 0
+        self.sent_429 = 0
+
+    def request(self, entry: dict, route_key: str) -> None:
+        with self.lock:
+            self.requests.append(entry)
+            self.counts[route_key] = self.counts.get(route_key, 0) + 1
+            self.statuses[entry["status"]] = self.statuses.get(entry["status"], 0) + 1
+            self.total += 1
+
+    def write(self, entry: dict) -> None:
+        with self.lock:
+            self.writes.append(entry)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.writes.clear()
+            self.counts.clear()
+            self.statuses.clear()
+            self.total = 0
+            self.sent_429 = 0
+
+    def count_429(self) -> None:
+        with self.lock:
+            self.sent_429 += 1
+
+
+class Control:
+    """Drive an in-process emulator: `emu.control`."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emu = emulator
+        self._activity_calls = 0
+
+    # ----------------------------------------------------------- tenant changes
+
+    def simulate_activity(self, count: int | None = None, ids: list[str] | None = None,
+                          at_ms: int | None = None) -> list[str]:
+        """Users visit: bump lastSeenDate and numberOfVisits (and their account's).
+
+        Picks `count` users (default 1) deterministically per seed and call, or the
+        users with the given aptrinsicIds. `at_ms` defaults to now, and to one
+        millisecond past the newest lastSeenDate if that is later.
+        """
+        store = self._emu.store
+        with store.lock:
+            users = store.tables["users"]
+            if ids is None:
+                self._activity_calls += 1
+                rng = random.Random(f"{self._emu.tenant.seed}:activity:{self._activity_calls}")
+                keys = list(users)
+                chosen = rng.sample(keys, min(1 if count is None else int(count), len(keys)))
+            else:
+                chosen = list(ids)
+                missing = [k for k in chosen if k not in users]
+                if missing:
+                    raise KeyError(f"unknown aptrinsicIds: {missing[:5]}")
+            at = int(at_ms) if at_ms is not None else max(self._emu.clock_ms(), store.max_last_seen + 1)
+            accounts = store.tables["accounts"]
+            for key in chosen:
+                u = users[key]
+                visits = u.get("numberOfVisits")
+                new = {**u, "lastSeenDate": at,
+                       "numberOfVisits": (visits + 1) if isinstance(visits, int) else 1}
+                if not u.get("firstVisitDate"):
+                    new["firstVisitDate"] = at
+                store.put("users", new)
+                acc = accounts.get(u.get("accountId")) if isinstance(u.get("accountId"), str) else None
+                if acc is not None:
+                    last = acc.get("lastSeenDate")
+                    av = acc.get("numberOfVisits")
+                    store.put("accounts", {
+                        **acc,
+                        "lastSeenDate": max(last, at) if isinstance(last, int) else at,
+                        "numberOfVisits": (av + 1) if isinstance(av, int) else 1,
+                    })
+        return chosen
+
+    def update_record(self, resource: str, key: str, changes: dict) -> dict:
+        """Change a record by primary key, unvalidated; customAttributes merge key by key."""
+        store = self._emu.store
+        ep = store.endpoint(resource)
+        with store.lock:
+            old = store.get(resource, key)
+            if old is None:
+                raise KeyError(f"no {resource} record '{key}'")
+            new = merge(old, dict(changes), ep.attributes_field)
+            new[ep.primary_key] = changes.get(ep.primary_key, key)
+            if new[ep.primary_key] != key:
+                store.remove(resource, key)
+            return copy_record(store.put(resource, new))
+
+    def delete_record(self, resource: str, key: str) -> None:
+        if self._emu.store.remove(resource, key) is None:
+            raise KeyError(f"no {resource} record '{key}'")
+
+    def add_record(self, resource: str, record: dict) -> dict:
+        """Add (or replace) a record as given; users without aptrinsicId get one."""
+        store = self._emu.store
+        ep = store.endpoint(resource)
+        rec = {**store.blank(ep), **record}
+        if rec.get(ep.primary_key) is None:
+            if ep.name != "users":
+                raise ValueError(f"{resource} record needs '{ep.primary_key}'")
+            rec[ep.primary_key] = store.new_aptrinsic_id()
+        return copy_record(store.put(resource, rec))
+
+    def record(self, resource: str, key: str) -> dict | None:
+        r = self._emu.store.get(resource, key)
+        return copy_record(r) if r is not None else None
+
+    def records(self, resource: str) -> list[dict]:
+        return self._emu.store.records(resource)
+
+    # ----------------------------------------------------------- faults
+
+    def inject(self, kind: str, count: int = 1, path: str | None = None, **params: Any) -> None:
+        """Queue `count` faults of `kind` for the next matching requests (see faults.py)."""
+        kind = str(kind)
+        if kind == "expire_scrolls":
+            self.expire_scrolls()
+        elif kind == "revoke_auth":
+            self.revoke_auth()
+        else:
+            self._emu.faults.add(kind, count=count, path=path, **params)
+
+    def clear_faults(self) -> None:
+        self._emu.faults.clear()
+
+    def faults(self) -> list[dict]:
+        return self._emu.faults.pending()
+
+    def expire_scrolls(self) -> int:
+        return self._emu.store.expire_scrolls()
+
+    def revoke_auth(self) -> None:
+        self._emu.faults.auth_revoked = True
+
+    def restore_auth(self) -> None:
+        self._emu.faults.auth_revoked = False
+
+    def set_rate_limit(self, rate: float | None, retry_after: bool | None = None) -> None:
+        self._emu.set_rate_limit(rate, retry_after)
+
+    # ----------------------------------------------------------- observation
+
+    def writes(self, resource: str | None = None) -> list[dict]:
+        log = self._emu.log
+        with log.lock:
+            return [dict(w) for w in log.writes if resource is None or w["resource"] == resource]
+
+    def events(self) -> list[dict]:
+        store = self._emu.store
+        with store.lock:
+            return [copy_record(e) for e in store.events]
+
+    def requests(self) -> list[dict]:
+        log = self._emu.log
+        with log.lock:
+            return [dict(r) for r in log.requests]
+
+    def request_counts(self) -> dict[str, int]:
+        log = self._emu.log
+        with log.lock:
+            return dict(log.counts)
+
+    def reset_log(self) -> None:
+        """Clear the request and write logs and their counters (not events, records or faults)."""
+        self._emu.log.reset()
+
+    def stats(self) -> dict[str, Any]:
+        emu = self._emu
+        with emu.log.lock:
+            statuses = {str(k): v for k, v in sorted(emu.log.statuses.items())}
+            total = emu.log.total
+            sent_429 = emu.log.sent_429
+        return {
+            "requests": total,
+            "statuses": statuses,
+            "sent_429": sent_429,
+            "open_scrolls": emu.store.open_scrolls(),
+            "pending_faults": len(emu.faults.pending()),
+            "faults_used": dict(emu.faults.used),
+            "auth_revoked": emu.faults.auth_revoked,
+            "rate_limit": emu.rate_limit,
+            "records": {r: emu.store.count(r) for r in RESOURCES},
+            "events": len(emu.store.events),
+            "writes": len(emu.log.writes),
+        }
+
+    # ----------------------------------------------------------- HTTP
+
+    def handle_http(self, method: str, path: str, query: str, body: bytes) -> tuple[int, Any]:
+        """Serve one /__emulator request: (status, JSON-able payload)."""
+        parts = [unquote(p) for p in path.split("/")[2:]]  # after "", "__emulator"
+        try:
+            data = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            return 400, {"error": "body is not JSON"}
+        q = parse_qs(query)
+        try:
+            return self._route(method, parts, data, q)
+        except KeyError as exc:
+            return 404, {"error": str(exc.args[0]) if exc.args else "not found"}
+        except (ValueError, TypeError) as exc:
+            return 400, {"error": str(exc)}
+
+    def _route(self, method: str, parts: list[str], data: Any, q: dict[str, list[str]]) -> tuple[int, Any]:
+        head = parts[0] if parts else ""
+        n = len(parts)
+        if method == "GET" and n == 1:
+            getters = {
+                "stats": self.stats,
+                "events": self.events,
+                "requests": self.requests,
+                "request_counts": self.request_counts,
+                "faults": self.faults,
+            }
+            if head in getters:
+                return 200, getters[head]()
+            if head == "writes":
+                return 200, self.writes(q.get("resource", [None])[0])
+        if method == "POST" and n == 1:
+            if head == "activity":
+                return 200, {"ids": self.simulate_activity(data.get("count"), data.get("ids"), data.get("at_ms"))}
+            if head == "faults":
+                params = dict(data)
+                kind = params.pop("kind", None)
+                if kind is None:
+                    raise ValueError("'kind' is required")
+                self.inject(str(kind), **params)
+                return 200, {"pending": self.faults()}
+            if head == "expire_scrolls":
+                return 200, {"expired": self.expire_scrolls()}
+            if head in ("revoke_auth", "restore_auth", "reset_log"):
+                getattr(self, head)()
+                return 200, {"ok": True}
+            if head == "rate_limit":
+                self.set_rate_limit(data.get("rate"), data.get("retry_after"))
+                return 200, {"ok": True}
+        if method == "DELETE" and parts == ["faults"]:
+            self.clear_faults()
+            return 200, {"ok": True}
+        if head == "records" and n in (2, 3):
+            resource = parts[1]
+            self._emu.store.endpoint(resource)  # KeyError -> 404
+            if n == 2 and method == "GET":
+                return 200, self.records(resource)
+            if n == 2 and method == "POST":
+                return 200, self.add_record(resource, data)
+            if n == 3:
+                key = parts[2]
+                if method == "GET":
+                    rec = self.record(resource, key)
+                    if rec is None:
+                        raise KeyError(f"no {resource} record '{key}'")
+                    return 200, rec
+                if method == "POST":
+                    return 200, self.update_record(resource, key, data)
+                if method == "DELETE":
+                    self.delete_record(resource, key)
+                    return 200, {"ok": True}
+        raise KeyError(f"no control route {method} /__emulator/{'/'.join(parts)}")
+
+
+class RemoteControl:
+    """The `Control` API over HTTP, for an emulator in another process.
+
+    `RemoteControl("http://127.0.0.1:8765/__emulator")`. Errors raise
+    `KeyError` (404) or `ValueError` (400), like the in-process methods.
+    """
+
+    def __init__(self, control_url: str, timeout: float = 60.0) -> None:
+        import requests
+
+        self.url = control_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def _call(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
+        resp = self._session.request(
+            method, f"{self.url}/{path}", params=params, timeout=self.timeout,
+            data=orjson.dumps(body) if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
+        payload = orjson.loads(resp.content) if resp.content else None
+        if resp.status_code == 404:
+            raise KeyError((payload or {}).get("error", "not found"))
+        if resp.status_code >= 400:
+            raise ValueError((payload or {}).get("error", f"HTTP {resp.status_code}"))
+        return payload
+
+    @staticmethod
+    def _seg(key: str) -> str:
+        return quote(key, safe="")
+
+    def simulate_activity(self, count: int | None = None, ids: list[str] | None = None,
+                          at_ms: int | None = None) -> list[str]:
+        return self._call("POST", "activity", {"count": count, "ids": ids, "at_ms": at_ms})["ids"]
+
+    def update_record(self, resource: str, key: str, changes: dict) -> dict:
+        return self._call("POST", f"records/{resource}/{self._seg(key)}", changes)
+
+    def delete_record(self, resource: str, key: str) -> None:
+        self._call("DELETE", f"records/{resource}/{self._seg(key)}")
+
+    def add_record(self, resource: str, record: dict) -> dict:
+        return self._call("POST", f"records/{resource}", record)
+
+    def record(self, resource: str, key: str) -> dict | None:
+        try:
+            return self._call("GET", f"records/{resource}/{self._seg(key)}")
+        except KeyError:
+            return None
+
+    def records(self, resource: str) -> list[dict]:
+        return self._call("GET", f"records/{resource}")
+
+    def inject(self, kind: str, count: int = 1, path: str | None = None, **params: Any) -> None:
+        if kind in IMMEDIATE_KINDS:
+            self._call("POST", kind)
+            return
+        self._call("POST", "faults", {"kind": kind, "count": count, "path": path, **params})
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def faults(self) -> list[dict]:
+        return self._call("GET", "faults")
+
+    def expire_scrolls(self) -> int:
+        return self._call("POST", "expire_scrolls")["expired"]
+
+    def revoke_auth(self) -> None:
+        self._call("POST", "revoke_auth")
+
+    def restore_auth(self) -> None:
+        self._call("POST", "restore_auth")
+
+    def set_rate_limit(self, rate: float | None, retry_after: bool | None = None) -> None:
+        self._call("POST", "rate_limit", {"rate": rate, "retry_after": retry_after})
+
+    def writes(self, resource: str | None = None) -> list[dict]:
+        return self._call("GET", "writes", params={"resource": resource} if resource else None)
+
+    def events(self) -> list[dict]:
+        return self._call("GET", "events")
+
+    def requests(self) -> list[dict]:
+        return self._call("GET", "requests")
+
+    def request_counts(self) -> dict[str, int]:
+        return self._call("GET", "request_counts")
+
+    def reset_log(self) -> None:
+        self._call("POST", "reset_log")
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "stats")
+
+    def close(self) -> None:
+        self._session.close()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Poll `stats` until the emulator answers (a freshly started process)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.stats()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
