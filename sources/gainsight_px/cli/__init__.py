@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from gainsight_px import __version__
 from gainsight_px.errors import GainsightPXError
@@ -19,13 +20,23 @@ from gainsight_px.errors import GainsightPXError
 COMMANDS = ("demo", "load", "push", "emulator")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1: exit 2 means "finished with rejected rows" for push."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gainsight-px",
         description="Two-way sync between Gainsight PX and your warehouse (built on dlt).",
     )
     parser.add_argument("--version", action="version", version=f"gainsight-px {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"gainsight_px.cli.{name}")
