@@ -1,0 +1,161 @@
+"""Push throughput: send N user rows to an emulator rate-limited at L requests/s.
+
+    python bench/push_bench.py                      # 20,000 rows, limit 1,000/s
+    python bench/push_bench.py --rows 2000 --json   # smoke size, JSON line at the end
+
+Starts the emulator in a separate process (so its CPU is not charged to the
+push, though both share the machine), writes a CSV of new users, pushes it with
+`gainsight_px.push.push_csv` (the same code as `gainsight-px push users`), and
+prints what the server saw: requests/s from the first to the last request, as a
+fraction of the limit, and the 429s. Issue 5's target: >= 85% of the limit with
+429s on <= 1% of requests.
+
+The client's rate defaults to 95% of the limit: the emulator's bucket and ours
+do not share a clock, so aiming exactly at the limit trades a few percent of
+throughput for 429s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TARGET_FRACTION = 0.85
+TARGET_429_SHARE = 0.01
+
+
+def _serve(rate_limit: float) -> int:
+    """Child side: a small tenant, rate-limited, until stdin closes."""
+    from gainsight_px import settings
+    from gainsight_px.emulator import Emulator, TenantSpec
+
+    emulator = Emulator(tenant=TenantSpec(users=100, seed=7), api_key=settings.EMULATOR_API_KEY,
+                        rate_limit=rate_limit, host="127.0.0.1", port=0).start()
+    try:
+        print(json.dumps({"base_url": emulator.base_url, "control_url": emulator.control_url}), flush=True)
+        sys.stdin.read()
+    finally:
+        emulator.stop()
+    return 0
+
+
+@contextlib.contextmanager
+def emulator_process(rate_limit: float) -> Iterator[dict[str, str]]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--limit", str(rate_limit)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line:
+            raise RuntimeError(f"the emulator process exited with {proc.wait(timeout=10)}")
+        yield json.loads(line)
+    finally:
+        with contextlib.suppress(OSError):
+            if proc.stdin:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_users_csv(path: Path, rows: int) -> None:
+    """New users with typed fields and custom attributes, like a real bulk update."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["identifyId", "email", "firstName", "lastName", "signUpDate",
+                         "customAttributes.plan", "customAttributes.seats", "customAttributes.beta"])
+        plans = ("Free", "Starter", "Pro", "Enterprise")
+        for i in range(rows):
+            writer.writerow([f"bench-{i:07d}", f"user{i}@bench.example.com", "Bench", f"User {i}",
+                             1_700_000_000_000 + i * 1000, plans[i % 4], i % 250, "true" if i % 3 else "false"])
+
+
+def measure(base_url: str, control_url: str, *, rows: int, limit: float, rate: float | None = None,
+            concurrency: int | None = None, workdir: Path) -> dict[str, Any]:
+    """Push `rows` new users and return the figures (the emulator must be fresh)."""
+    from gainsight_px import settings
+    from gainsight_px.emulator.control import RemoteControl
+    from gainsight_px.push import push_csv
+
+    control = RemoteControl(control_url)
+    csv_path = workdir / "users.csv"
+    write_users_csv(csv_path, rows)
+    rate = rate or 0.95 * limit
+    concurrency = concurrency or settings.DEFAULT_PUSH_CONCURRENCY
+    before = control.stats()["records"]["users"]
+    control.reset_log()
+    started = time.perf_counter()
+    summary = push_csv(csv_path, "users", base_url=base_url, api_key=settings.EMULATOR_API_KEY,
+                       rate=rate, concurrency=concurrency, ledger=workdir / "ledger.sqlite",
+                       progress=False, handle_sigint=False)
+    wall = time.perf_counter() - started
+    seen = control.requests()
+    stats = control.stats()
+    stamps = sorted(r["ts"] for r in seen)
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
+    server_rate = (len(stamps) - 1) / span if span > 0 else 0.0
+    count_429 = sum(1 for r in seen if r["status"] == 429)
+    result = {
+        "rows": rows, "limit": limit, "client_rate": rate, "concurrency": concurrency,
+        "delivered": summary.delivered, "rejected": summary.rejected,
+        "users_created": stats["records"]["users"] - before,
+        "requests": len(seen), "status_429": count_429,
+        "share_429": count_429 / len(seen) if seen else 0.0,
+        "wall_s": round(wall, 2), "requests_per_s": round(server_rate, 1),
+        "fraction_of_limit": round(server_rate / limit, 3),
+        "client_429s": summary.throttled, "client_retried": summary.retried,
+    }
+    result["target_met"] = (result["fraction_of_limit"] >= TARGET_FRACTION
+                            and result["share_429"] <= TARGET_429_SHARE
+                            and result["delivered"] == rows)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=20_000, help="user rows to push (default 20,000)")
+    parser.add_argument("--limit", type=float, default=1000.0, help="emulator rate limit, requests/s")
+    parser.add_argument("--rate", type=float, default=None, help="client --rate (default: 95%% of --limit)")
+    parser.add_argument("--concurrency", type=int, default=None, help="client --concurrency (default 16)")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return _serve(args.limit)
+
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    with tempfile.TemporaryDirectory(prefix="push-bench-") as tmp, emulator_process(args.limit) as emu:
+        r = measure(emu["base_url"], emu["control_url"], rows=args.rows, limit=args.limit, rate=args.rate,
+                    concurrency=args.concurrency, workdir=Path(tmp))
+    verdict = "PASS" if r["target_met"] else "MISS"
+    print(f"push bench on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})")
+    print(f"  rows pushed            {r['rows']:>10,}   (delivered {r['delivered']:,}, "
+          f"users created {r['users_created']:,})")
+    print(f"  emulator rate limit    {r['limit']:>10,.0f} req/s   (client --rate {r['client_rate']:,.0f}, "
+          f"--concurrency {r['concurrency']})")
+    print(f"  requests seen          {r['requests']:>10,}")
+    print(f"  achieved               {r['requests_per_s']:>10,.1f} req/s   = {r['fraction_of_limit']:.1%} "
+          f"of the limit (target >= {TARGET_FRACTION:.0%})")
+    print(f"  429 answers            {r['status_429']:>10,}   = {r['share_429']:.2%} of requests "
+          f"(target <= {TARGET_429_SHARE:.0%})")
+    print(f"  wall time              {r['wall_s']:>10,.1f} s   (read + validate + send)")
+    print(f"  verdict                {verdict:>10}")
+    if args.json:
+        print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

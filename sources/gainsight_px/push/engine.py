@@ -1,0 +1,278 @@
+"""The push flow: validated rows -> ledger filter -> sender -> ledger record -> summary.
+
+`push_table()` is the one entry point every front end uses (CLI, `push_csv`,
+`push_query`, the dlt destination adapter). It validates every row before any
+request, consults the ledger (diff sync and resume), delivers what is left with
+at most `concurrency` rows in flight, records each answer, and writes the
+rejects file. Only the calling (main) thread touches the ledger.
+
+Event identity: an event has no key, so the ledger keys it by a hash of its
+normalised payload (the JSON body after coercion, keys sorted) plus the
+occurrence index of that payload in the input: the second identical row is
+occurrence 1. Two identical rows are two events and each goes once; a rerun
+sends neither; a row appended later is new. The consequence: rows with the
+same content in *another* file pushed to the same tenant count as the same
+events (give events a `date` so that distinct events differ).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from gainsight_px import settings
+from gainsight_px.client import check_api_key, check_base_url, item_path
+from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
+from gainsight_px.errors import GainsightPXError, InputError
+from gainsight_px.push.ledger import Entry, Ledger, ledger_path
+from gainsight_px.push.readers import Table
+from gainsight_px.push.report import PushSummary, progress_bar, write_rejects
+from gainsight_px.push.sender import Job, Result, Sender, Transport
+from gainsight_px.push.validate import Payload, Reject, Target, resolve_target, validate_rows
+
+RowState = Literal["new", "changed", "in_doubt"]
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """Everything a push can be told, with the CLI's defaults."""
+
+    mode: str = "upsert"
+    dry_run: bool = False
+    rate: float = settings.DEFAULT_PUSH_RATE
+    concurrency: int = settings.DEFAULT_PUSH_CONCURRENCY
+    ledger: str | Path | None = None  # None: $GAINSIGHT_PX_LEDGER or .gainsight-px/ledger.sqlite
+    rejects: str | Path | None = None  # None: beside the input (see report.default_rejects_path)
+    timeout: float = settings.REQUEST_TIMEOUT_S
+    max_attempts: int = settings.MAX_ATTEMPTS
+    backoff_factor: float = settings.BACKOFF_FACTOR
+    force: bool = False  # users/accounts: send rows the ledger has as unchanged
+    progress: bool | None = None  # None: only on a terminal
+    handle_sigint: bool = True  # Ctrl-C finishes in-flight rows (main thread only)
+    dialect: Dialect = field(default=DEFAULT_DIALECT, repr=False)
+
+
+def resolve_credentials(base_url: str | None, api_key: str | None) -> tuple[str, str | None]:
+    """Explicit values, else dlt config like the source: SOURCES__GAINSIGHT_PX__BASE_URL /
+    __API_KEY in the environment, or [sources.gainsight_px] in .dlt/config.toml and secrets.toml."""
+    import dlt
+
+    if base_url is None:
+        base_url = dlt.config.get("sources.gainsight_px.base_url") or settings.DEFAULT_BASE_URL
+    if api_key is None:
+        found = dlt.secrets.get("sources.gainsight_px.api_key")
+        api_key = str(found) if found else None
+    return check_base_url(str(base_url)), api_key
+
+
+@dataclass(slots=True)
+class _Item:
+    handle: int
+    row_number: int
+    key: str  # ledger key: the record key, or the event identity
+    body: bytes
+    digest: bytes
+    path: str
+    state: RowState
+
+
+def push_table(table: Table, entity: str, *, base_url: str | None = None, api_key: str | None = None,
+               options: PushOptions | None = None, default_rejects: Path, started: float | None = None,
+               **overrides: Any) -> PushSummary:
+    """Validate, filter, deliver and record one table of rows. See the module docstring.
+
+    Returns the summary. A fatal error (bad auth, unreachable API) is raised after
+    the summary and the rejects file are written; the summary is on `exc.summary`.
+    """
+    started = time.monotonic() if started is None else started
+    opts = replace(options or PushOptions(), **overrides)
+    target = resolve_target(entity, opts.mode, opts.dialect)
+    if opts.force and target.key_field is None:
+        raise InputError("--force applies to users and accounts: it would send every event again")
+    base_url, api_key = resolve_credentials(base_url, api_key)
+
+    checked = validate_rows(table.columns, table.rows, target, table.source)
+    summary = PushSummary(entity=entity, mode=opts.mode, source=table.source, dry_run=opts.dry_run,
+                          rows_read=len(table.rows), rejected_invalid=len(checked.rejects))
+    api_rejects: list[Reject] = []
+    rejects_path = Path(opts.rejects) if opts.rejects else default_rejects
+    if not rejects_path.parent.is_dir():  # found now, not after the rows went out
+        raise InputError(f"--rejects {rejects_path}: the directory {rejects_path.parent} does not exist")
+    summary.ledger_path = ledger_path(opts.ledger)
+    undated = sum(1 for p in checked.payloads if "date" not in p.body) if target.key_field is None else 0
+    items = _prepare(checked.payloads, target)
+    invalid = checked.rejects
+    del checked  # the payloads live on as items
+    if undated:
+        summary.notes.append(f"{undated:,} event row(s) have no date: PX stamps them on arrival, and the "
+                             "ledger treats the same content pushed again (from any file) as already sent")
+
+    with Ledger(summary.ledger_path, f"{base_url}|{entity}", read_only=opts.dry_run) as ledger:
+        summary.in_doubt = ledger.in_doubt()
+        to_send = _filter(items, ledger.lookup([it.key for it in items]), target, opts.force, summary)
+        summary.to_send = len(to_send)
+        fatal: GainsightPXError | None = None
+        try:
+            if opts.dry_run and opts.mode != "update":
+                summary.delivered = len(to_send)  # nothing to ask the API: every row would go
+            elif to_send:
+                fatal = _deliver(to_send, target, ledger, summary, api_rejects, table, base_url, api_key, opts)
+        finally:
+            summary.elapsed_s = time.monotonic() - started
+            summary.rejects_path = write_rejects(rejects_path, table.columns, [*invalid, *api_rejects])
+    if fatal is not None:
+        fatal.summary = summary  # type: ignore[attr-defined]
+        raise fatal
+    return summary
+
+
+def _prepare(payloads: list[Payload], target: Target) -> list[_Item]:
+    """Give each payload its ledger key, content digest and request path."""
+    items: list[_Item] = []
+    occurrences: Counter[bytes] = Counter()
+    endpoint = target.endpoint
+    for handle, payload in enumerate(payloads):
+        body = payload.json
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        if target.key_field is None:
+            occurrence = occurrences[digest]
+            occurrences[digest] += 1
+            key = hashlib.blake2b(body + b"#%d" % occurrence, digest_size=16).hexdigest()
+        else:
+            key = payload.key
+        path = item_path(endpoint.item_path or "", key) if target.mode == "update" else endpoint.path
+        items.append(_Item(handle, payload.row_number, key, body, digest, path, "new"))
+    return items
+
+
+def _filter(items: list[_Item], entries: dict[str, Entry], target: Target, force: bool,
+            summary: PushSummary) -> list[_Item]:
+    """Diff sync and resume: what the ledger says is already in PX is skipped."""
+    to_send: list[_Item] = []
+    for item in items:
+        entry = entries.get(item.key)
+        if entry is not None and entry.pending is not None:
+            item.state = "in_doubt"  # in flight when an earlier run died: send again
+            summary.in_doubt_resent += 1
+        elif entry is not None and entry.digest is not None:
+            if target.key_field is None or (entry.digest == item.digest and not force):
+                summary.unchanged += 1  # events: delivered already; records: same content
+                continue
+            item.state = "changed"
+        if item.state != "in_doubt":
+            if entry is None or entry.digest is None:
+                summary.new += 1
+            else:
+                summary.changed += 1
+        to_send.append(item)
+    return to_send
+
+
+def _deliver(to_send: list[_Item], target: Target, ledger: Ledger, summary: PushSummary,
+             api_rejects: list[Reject], table: Table, base_url: str, api_key: str | None,
+             opts: PushOptions) -> GainsightPXError | None:
+    """Send `to_send`; return the fatal error that stopped the run, if any."""
+    check_api_key(api_key)  # only now: a push with nothing to send needs no key
+    concurrency = max(1, min(opts.concurrency, len(to_send)))
+    transport = Transport(base_url, api_key or "", api_key_header=opts.dialect.api_key_header,
+                          timeout=opts.timeout, pool_size=concurrency)
+    not_found = "does not exist in PX; --mode update never creates records" if opts.mode == "update" else None
+    sender = Sender(transport, rate=opts.rate, concurrency=concurrency, not_found_reason=not_found,
+                    max_attempts=opts.max_attempts, backoff_factor=opts.backoff_factor)
+    # A dry run in update mode asks whether each record exists (GET): reads only, no ledger writes.
+    method = "GET" if opts.dry_run else target.method
+    by_handle = {it.handle: it for it in to_send}
+    inflight: set[int] = set()
+    next_index = 0
+    presses = 0
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            raise KeyboardInterrupt
+        sender.stop()
+        print(f"\nCtrl-C: finishing the {len(inflight)} request(s) in flight, sending nothing new "
+              "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
+
+    previous = None
+    if opts.handle_sigint and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = progress_bar(len(to_send), enabled=opts.progress, desc=f"push {summary.entity}")
+    try:
+        while next_index < len(to_send) or inflight:
+            free = concurrency - len(inflight)
+            if free and next_index < len(to_send) and not sender.stopping:
+                batch = to_send[next_index:next_index + free]
+                if not opts.dry_run:
+                    ledger.mark_pending((it.key, it.digest) for it in batch)  # committed before sending
+                for it in batch:
+                    inflight.add(it.handle)
+                    sender.submit(Job(it.handle, method, it.path, None if opts.dry_run else it.body))
+                next_index += len(batch)
+            elif not inflight:
+                break  # stopping, and everything in flight has come back
+            results = sender.results(timeout=0.25)
+            if results:
+                _record(results, by_handle, ledger, summary, api_rejects, table, opts.dry_run)
+                for result in results:
+                    inflight.discard(result.job.handle)
+                bar.update(len(results))
+                bar.set_postfix(retried=sender.counters.retried, throttled=sender.counters.throttled,
+                                refresh=False)
+    except KeyboardInterrupt:
+        # Second Ctrl-C: abandon. Rows in flight stay `pending` in the ledger: in doubt next run.
+        summary.left_in_doubt += len(inflight)
+        summary.interrupted = True
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        bar.close()
+        sender.close()
+        summary.not_sent += len(to_send) - next_index
+        counters = sender.counters
+        summary.requests, summary.retried = counters.requests, counters.retried
+        summary.throttled, summary.lost_answers = counters.throttled, counters.lost_answers
+    if presses:
+        summary.interrupted = True
+    if sender.fatal is not None:
+        summary.error = str(sender.fatal)
+    return sender.fatal
+
+
+def _record(results: list[Result], by_handle: dict[int, _Item], ledger: Ledger, summary: PushSummary,
+            api_rejects: list[Reject], table: Table, dry_run: bool) -> None:
+    """Commit a batch of answers to the ledger, then count them."""
+    delivered: list[tuple[str, bytes]] = []
+    rejected: list[tuple[str, str]] = []
+    withdrawn: list[str] = []
+    for result in results:
+        item = by_handle[result.job.handle]
+        if result.outcome == "delivered":
+            delivered.append((item.key, item.digest))
+        elif result.outcome == "rejected":
+            rejected.append((item.key, result.reason or f"HTTP {result.status}"))
+            api_rejects.append(Reject(item.row_number, table.cells(item.row_number),
+                                      result.reason or f"HTTP {result.status}"))
+        elif result.outcome == "not_sent" and item.state != "in_doubt":
+            withdrawn.append(item.key)  # an in-doubt row stays in doubt: an earlier run may have sent it
+    if not dry_run:
+        ledger.record(delivered=delivered, rejected=rejected, not_sent=withdrawn)
+    for result in results:
+        if result.outcome == "delivered":
+            summary.delivered += 1
+            summary.sent += 1
+        elif result.outcome == "rejected":
+            summary.rejected_api += 1
+            summary.sent += 1
+        elif result.outcome == "not_sent":
+            summary.not_sent += 1
+        else:
+            summary.left_in_doubt += 1
