@@ -25,4 +25,19 @@ __all__ = [
     "GainsightPXError",
     "InputError",
     "__version__",
+    "gainsight_px_source",
+    "run_load",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy: importing dlt costs ~1 s, and the emulator and push paths do not need the source.
+    if name == "gainsight_px_source":
+        from gainsight_px.source import gainsight_px_source
+
+        return gainsight_px_source
+    if name == "run_load":
+        from gainsight_px.load import run_load
+
+        return run_load
+    raise AttributeError(f"module 'gainsight_px' has no attribute {name!r}")

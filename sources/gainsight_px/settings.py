@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 from gainsight_px.endpoints import CONTRACT
 
 DEFAULT_BASE_URL = CONTRACT.regions["us"]
@@ -25,7 +28,27 @@ DEFAULT_PUSH_RATE = 150.0
 DEFAULT_PUSH_CONCURRENCY = 16
 
 # HTTP behaviour
-REQUEST_TIMEOUT_S = 60.0
+REQUEST_TIMEOUT_ENV = "GAINSIGHT_PX_REQUEST_TIMEOUT_S"
+
+
+def _timeout_from_env(default: float) -> float:
+    """Seconds to wait for an answer; $GAINSIGHT_PX_REQUEST_TIMEOUT_S overrides the default
+    (the fault tests lower it to provoke read timeouts in `load` subprocesses)."""
+    raw = os.environ.get(REQUEST_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        warnings.warn(f"{REQUEST_TIMEOUT_ENV}={raw!r} is not a positive number of seconds; "
+                      f"using {default:g}", stacklevel=2)
+        return default
+    return value
+
+
+REQUEST_TIMEOUT_S = _timeout_from_env(60.0)
 MAX_ATTEMPTS = 8
 BACKOFF_FACTOR = 0.5
 MAX_RETRY_DELAY_S = 30.0

@@ -1,0 +1,76 @@
+"""`gainsight-px load`: PX -> warehouse, incremental by default, `--full-refresh` to reconcile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gainsight_px import settings
+from gainsight_px.errors import InputError
+from gainsight_px.load import parse_resources, resource_names, run_load
+
+EPILOG = f"""\
+configuration (environment or .dlt/):
+  {settings.API_KEY_ENV}    the PX API key (required)
+  {settings.BASE_URL_ENV}   regional host, default {settings.DEFAULT_BASE_URL}
+  DESTINATION__DUCKDB__CREDENTIALS  DuckDB file, default ./{settings.DEFAULT_DUCKDB_FILE}
+  DLT_DATA_DIR                      where dlt keeps pipeline state
+
+Schedule the plain run (e.g. hourly) and a --full-refresh run (e.g. weekly):
+the cursor on lastSeenDate cannot see attribute-only changes or deletions.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "load",
+        help="load PX users, accounts, features, engagements and subscriptions into the warehouse",
+        description="Load Gainsight PX into the warehouse (DuckDB by default) with dlt. "
+                    "Users and accounts load incrementally on lastSeenDate and merge by key.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--resources", metavar="NAMES",
+                        help=f"comma-separated subset of: {','.join(resource_names())} (default: all)")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="reconcile: rescan everything, pick up attribute-only changes, and "
+                             "delete rows that no longer exist in PX")
+    parser.add_argument("--dataset", default=settings.DEFAULT_DATASET,
+                        help=f"dataset (schema) name (default: {settings.DEFAULT_DATASET})")
+    parser.add_argument("--destination", default="duckdb",
+                        help="any dlt destination name, configured the dlt way (default: duckdb)")
+    parser.add_argument("--initial", metavar="ISO_DATE",
+                        help="first load only: start users and accounts at this lastSeenDate")
+    parser.add_argument("--page-size", type=int, metavar="N",
+                        help=f"records per request, 1..{settings.MAX_PAGE_SIZE} "
+                             f"(default: {settings.MAX_PAGE_SIZE})")
+    parser.add_argument("--pipeline-name", default=settings.DEFAULT_PIPELINE_NAME, help=argparse.SUPPRESS)
+    parser.add_argument("--progress", choices=("auto", "tqdm", "log", "none"), default="auto",
+                        help="progress display (default: bars on a terminal, log lines otherwise)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    resources = parse_resources(args.resources) if args.resources is not None else None
+    if args.page_size is not None and not 1 <= args.page_size <= settings.MAX_PAGE_SIZE:
+        raise InputError(f"--page-size: must be between 1 and {settings.MAX_PAGE_SIZE}, got {args.page_size}.")
+    progress = args.progress
+    if progress == "auto":
+        progress = "tqdm" if sys.stderr.isatty() else "log"
+    source_kwargs = {}
+    if args.initial:
+        source_kwargs["initial"] = args.initial
+    if args.page_size is not None:
+        source_kwargs["page_size"] = args.page_size
+    summary = run_load(
+        resources=resources,
+        full_refresh=args.full_refresh,
+        dataset_name=args.dataset,
+        destination=args.destination,
+        pipeline_name=args.pipeline_name,
+        progress=progress,
+        **source_kwargs,
+    )
+    print("\n".join(summary.lines()), flush=True)
+    return 0

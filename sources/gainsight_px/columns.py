@@ -1,0 +1,464 @@
+"""One page of API records -> one typed `pyarrow.Table` (the load's fast path).
+
+dlt loads Arrow tables an order of magnitude faster than Python dicts, so each
+page is converted here, column by column, and yielded as a table.
+
+Rules (what an analyst finds in the warehouse):
+
+- **Known fields** (the endpoint table in `endpoints.py`) always become columns,
+  typed from the table: string -> text, integer -> bigint, number -> double,
+  boolean -> bool, timestamp -> `TIMESTAMP WITH TIME ZONE` (UTC, from epoch
+  milliseconds; `0` means "never" and becomes NULL). A field missing from a
+  record is NULL. Column names follow dlt's naming convention
+  (`lastSeenDate` -> `last_seen_date`).
+- **Off-type values in known fields** are coerced only when nothing is lost:
+  `"12"` or `12.0` for an integer, `"true"`/`"false"` for a boolean, a digit
+  string or an ISO-8601 string with a timezone for a timestamp, any scalar for
+  a string (objects as JSON text). Anything else (`"abc"` for an integer, a
+  record without its primary key) stops the load with an `APIError` naming the
+  resource, the record's key and the field.
+- **Attributes** (`customAttributes`): each key becomes its own column
+  `custom_attributes__<key>`. PX does not type them, so the type comes from the
+  values, by a rule that cannot contradict itself:
+  numbers -> double (always, so 3 and 3.5 never disagree), booleans -> bool,
+  strings -> text, whole numbers under a key ending in `Date` -> timestamp
+  (epoch ms, 0 -> NULL), objects and lists -> JSON text. A new key whose first
+  page mixes types -> text.
+- **Sticky types.** Once a column has a type, it keeps it: the registry is
+  seeded from the pipeline's stored schema (earlier runs) and grows page by
+  page. A later value that does not fit (a string under a double column) is
+  kept as text in the variant column `<column>__v_text` (dlt's own convention
+  for variants), so two pages or two runs never conflict and nothing is lost.
+  A text column takes any value, rendered as text.
+- **Brand-new top-level fields** become new columns by the same rules.
+- Keys whose column names collide (`planType` and `plan_type`) share the column
+  (first non-null value wins, with a warning); a blank key is named `_blank_key`.
+- Every page carries every column the registry knows (NULL where absent), so
+  consecutive pages share one schema and dlt writes them into one file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from itertools import repeat
+from typing import Any, Literal
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.normalizers.naming import NamingConvention
+
+from gainsight_px.endpoints import Endpoint, Field
+from gainsight_px.errors import APIError
+
+log = logging.getLogger(__name__)
+
+# Microseconds: DuckDB keeps TIMESTAMPTZ at this precision, so dlt does not warn
+# about a timezone-plus-precision type it cannot create.
+TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
+
+# Kinds of dynamic (attribute / unknown field) columns and their Arrow types.
+Kind = Literal["text", "double", "bool", "timestamp", "bigint"]
+KIND_TYPES: dict[str, pa.DataType] = {
+    "text": pa.string(),
+    "double": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamp": TIMESTAMP_TYPE,
+    "bigint": pa.int64(),
+}
+# dlt data types of an existing column -> our kind (seeding from a stored schema).
+DLT_TYPE_KINDS: dict[str, Kind] = {
+    "text": "text",
+    "double": "double",
+    "bool": "bool",
+    "timestamp": "timestamp",
+    "bigint": "bigint",
+}
+FIELD_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": TIMESTAMP_TYPE,
+    "object": pa.string(),  # non-attribute objects travel as JSON text
+}
+# Python types the slow path accepts per kind before coercing (anything else is a misfit).
+FIT_TYPES: dict[str, frozenset[type]] = {
+    "text": frozenset({str}),
+    "double": frozenset({int, float}),
+    "bool": frozenset({bool}),
+    "bigint": frozenset({int}),
+    "timestamp": frozenset({int}),
+}
+# Arrow's own inference is exact (1 -> int64, 1.5 -> double, True -> bool, mixes fail),
+# so the fast path infers and checks the result, instead of typing each value in Python.
+# Asking Arrow for int64 or double directly would truncate 1.5 to 1 or read True as 1.0.
+_INFERRED_OK: dict[str, frozenset[pa.DataType]] = {
+    "double": frozenset({pa.int64(), pa.float64(), pa.null()}),
+    "bigint": frozenset({pa.int64(), pa.null()}),
+    "timestamp": frozenset({pa.int64(), pa.null()}),
+}
+FIELD_KINDS: dict[str, str] = {"string": "text", "integer": "bigint", "number": "double",
+                               "boolean": "bool", "timestamp": "timestamp", "object": "text"}
+
+VARIANT_SUFFIX = "v_text"
+BLANK_KEY_NAME = "_blank_key"
+_INT_RE = re.compile(r"[+-]?\d+")
+_MAX_EXACT_FLOAT_INT = 2**53
+_EMPTY: dict[str, Any] = {}
+
+
+class _Unfit(ValueError):
+    """A value that does not fit a column type without loss."""
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise _Unfit
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
+        return int(value.strip())
+    raise _Unfit
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise _Unfit
+    if isinstance(value, int) and abs(value) > _MAX_EXACT_FLOAT_INT:
+        raise _Unfit
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise _Unfit from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise _Unfit
+        return number
+    raise _Unfit
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _Unfit
+
+
+def _to_epoch_ms(value: Any) -> int | None:
+    """Epoch milliseconds, or None for 0 ("never")."""
+    if isinstance(value, str) and not _INT_RE.fullmatch(value.strip()):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise _Unfit from None
+        if parsed.tzinfo is None:  # a naive time has no defined instant
+            raise _Unfit
+        return round(parsed.timestamp() * 1000)
+    ms = _to_int(value)
+    if abs(ms) > _MAX_EXACT_FLOAT_INT:  # far outside any real date (and Arrow's range)
+        raise _Unfit
+    return ms or None
+
+
+COERCE: dict[str, Callable[[Any], Any]] = {
+    "text": _to_text,
+    "bigint": _to_int,
+    "double": _to_float,
+    "bool": _to_bool,
+    "timestamp": _to_epoch_ms,
+}
+
+
+def _ms_to_timestamps(values: pa.Array) -> pa.Array:
+    """int64 epoch ms -> timestamp[us, UTC]; 0 -> NULL."""
+    values = pc.if_else(pc.equal(values, 0), pa.scalar(None, pa.int64()), values)
+    return values.cast(pa.timestamp("ms", tz="UTC")).cast(TIMESTAMP_TYPE)
+
+
+def _array(values: list[Any], kind: str) -> pa.Array:
+    """Values already known to fit `kind` -> an Arrow array."""
+    if kind == "timestamp":
+        return _ms_to_timestamps(pa.array(values, pa.int64()))
+    return pa.array(values, KIND_TYPES[kind])
+
+
+def _column(records: list[dict[str, Any]], name: str) -> list[Any]:
+    """`[r.get(name) for r in records]`, iterated in C (the hot loop of a load)."""
+    return list(map(dict.get, records, repeat(name, len(records))))
+
+
+def _fast_array(values: list[Any], kind: str) -> pa.Array | None:
+    """An array when every value fits `kind` exactly as it is; else None (slow path)."""
+    try:
+        if kind in ("text", "bool"):  # strict when typed: 1 is not text, 1 is not a bool
+            return pa.array(values, KIND_TYPES[kind])
+        inferred = pa.array(values)
+        if inferred.type not in _INFERRED_OK[kind]:
+            return None
+        if kind == "timestamp":
+            return _ms_to_timestamps(inferred.cast(pa.int64()))
+        return inferred.cast(KIND_TYPES[kind])  # a safe cast: refuses to lose precision
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def natural_kind(key: str, value: Any) -> Kind:
+    """The kind an untyped value asks for (see the module docstring)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int) and key.endswith("Date"):
+        return "timestamp"
+    if isinstance(value, int | float):
+        return "double"
+    return "text"
+
+
+class PageConverter:
+    """Converts the pages of one resource in one run; holds the sticky type registry.
+
+    `known_columns` maps existing column names (from the pipeline's stored
+    schema) to dlt data types, so a run never contradicts an earlier one.
+    """
+
+    def __init__(self, endpoint: Endpoint, naming: NamingConvention,
+                 known_columns: dict[str, str] | None = None) -> None:
+        self.endpoint = endpoint
+        self.naming = naming
+        self.key_field = endpoint.primary_key
+        self.attributes_field = endpoint.attributes_field
+        # Fixed columns: (api field, column name), in endpoint order.
+        self.fixed: list[tuple[Field, str]] = [
+            (f, naming.normalize_identifier(f.name)) for f in endpoint.fields
+            if f.name != self.attributes_field
+        ]
+        self.key_column = naming.normalize_identifier(self.key_field)
+        self.attributes_prefix = (
+            naming.normalize_identifier(self.attributes_field) if self.attributes_field else None
+        )
+        fixed_names = {column for _, column in self.fixed}
+        # Dynamic columns: column name -> kind; insertion order is column order.
+        self.dynamic: dict[str, str] = {}
+        for column, data_type in (known_columns or {}).items():
+            kind = DLT_TYPE_KINDS.get(data_type)
+            if column not in fixed_names and not column.startswith("_dlt") and kind:
+                self.dynamic[column] = kind
+        self._reserved = fixed_names | {self.attributes_prefix}
+        # source key (attribute key or unknown top-level field) -> column, and back.
+        self._columns: dict[tuple[str, str], str] = {}
+        self._owners: dict[str, tuple[str, str]] = {}
+        self._known_fields = {f.name for f in endpoint.fields}
+
+    # -- public ---------------------------------------------------------------
+
+    @property
+    def cursor_column(self) -> str | None:
+        return self.naming.normalize_identifier(self.endpoint.cursor) if self.endpoint.cursor else None
+
+    def convert(self, records: list[dict[str, Any]]) -> pa.Table:
+        """One page -> one table with every known and registered column."""
+        names: list[str] = []
+        arrays: list[pa.Array] = []
+        fields: list[pa.Field] = []
+        for f, column in self.fixed:
+            values = _column(records, f.name)
+            array = self._fixed_array(f, values, records)
+            nullable = column != self.key_column
+            if not nullable and array.null_count:
+                self._missing_key(records, values)
+            names.append(column)
+            arrays.append(array)
+            fields.append(pa.field(column, array.type, nullable=nullable))
+        dynamic_values = self._dynamic_values(records)
+        for column, kind in list(self.dynamic.items()):
+            values = dynamic_values.get(column)
+            if not isinstance(values, list):
+                continue  # absent (NULLs below) or a variant already filled by its base column
+            self._dynamic_array(column, kind, values, dynamic_values)
+        # New columns may have been registered (variants); emit them all, in order.
+        for column, kind in self.dynamic.items():
+            array = dynamic_values.get(column)
+            if not isinstance(array, pa.Array):
+                array = pa.nulls(len(records), KIND_TYPES[kind])
+            names.append(column)
+            arrays.append(array)
+            fields.append(pa.field(column, array.type))
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    # -- fixed fields -----------------------------------------------------------
+
+    def _fixed_array(self, f: Field, values: list[Any], records: list[dict[str, Any]]) -> pa.Array:
+        kind = FIELD_KINDS[f.type]
+        if f.type != "object":
+            fast = _fast_array(values, kind)
+            if fast is not None:
+                return fast
+        coerce = COERCE[kind]
+        out: list[Any] = []
+        for record, value in zip(records, values, strict=True):
+            if value is None:
+                out.append(None)
+                continue
+            try:
+                out.append(coerce(value))
+            except (_Unfit, OverflowError):
+                raise self._bad_value(record, f.name, f.type, value) from None
+        try:
+            if kind == "timestamp":
+                return _ms_to_timestamps(pa.array(out, pa.int64()))
+            return pa.array(out, KIND_TYPES[kind])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            bad = next(
+                (r, v) for r, v in zip(records, values, strict=True) if v is not None
+            )
+            raise self._bad_value(bad[0], f.name, f.type, bad[1]) from None
+
+    def _bad_value(self, record: dict[str, Any], field_name: str, expected: str, value: Any) -> APIError:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return APIError(
+            f"{self.endpoint.name} record {self.key_field}={record.get(self.key_field)!r}: field "
+            f"{field_name!r} should be {expected}, got {type(value).__name__} {shown}; "
+            "it cannot be converted without losing information.",
+            method="GET", path=self.endpoint.path,
+        )
+
+    def _missing_key(self, records: list[dict[str, Any]], keys: list[Any]) -> None:
+        index = next(i for i, key in enumerate(keys) if key is None)
+        record = records[index]
+        other = {k: record.get(k) for k in list(record)[:3] if k != self.key_field}
+        raise APIError(
+            f"{self.endpoint.name} record without its primary key {self.key_field!r} "
+            f"(first fields: {other!r}); it cannot be merged.",
+            method="GET", path=self.endpoint.path,
+        )
+
+    # -- dynamic columns ----------------------------------------------------------
+
+    def _column_for(self, scope: str, key: str) -> str:
+        """The column of an attribute key (scope "attr") or unknown field (scope "field")."""
+        found = self._columns.get((scope, key))
+        if found is not None:
+            return found
+        # JSON allows a blank key; no column name can be blank, so it gets a fixed one.
+        name = self.naming.normalize_identifier(key if key.strip() else BLANK_KEY_NAME)
+        if scope == "attr":
+            column = self.naming.make_path(self.attributes_prefix, name)
+        else:
+            column = name
+            if column in self._reserved:
+                # e.g. a field "last_seen_date" next to "lastSeenDate": keep both, apart.
+                column = self.naming.make_path(column, "extra")
+        owner = self._owners.setdefault(column, (scope, key))
+        if owner != (scope, key):
+            log.warning(
+                "%s: %s %r and %r both map to column %r; their values share it.",
+                self.endpoint.name, "attribute keys" if scope == "attr" else "fields",
+                owner[1], key, column,
+            )
+        self._columns[(scope, key)] = column
+        return column
+
+    def _dynamic_values(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Column -> list of values for attribute keys and unknown fields on this page."""
+        out: dict[str, Any] = {}
+        keys: dict[str, str] = {}  # column -> source key (for the Date rule)
+        if self.attributes_field:
+            attributes = [r.get(self.attributes_field) or _EMPTY for r in records]
+            for record, attrs in zip(records, attributes, strict=True):
+                if type(attrs) is not dict:
+                    raise self._bad_value(record, self.attributes_field, "object", attrs)
+            for key in sorted(set().union(*attributes)):
+                column = self._column_for("attr", key)
+                values = _column(attributes, key)
+                self._collect(out, keys, column, key, values)
+        extra = set().union(*records) - self._known_fields
+        for key in sorted(extra):
+            column = self._column_for("field", key)
+            values = _column(records, key)
+            self._collect(out, keys, column, key, values)
+        # Register new columns (in the sorted key order above) from their first values.
+        for column, values in out.items():
+            if column not in self.dynamic:
+                kinds = {natural_kind(keys[column], v) for v in values if v is not None}
+                if kinds:
+                    self.dynamic[column] = kinds.pop() if len(kinds) == 1 else "text"
+        return out
+
+    @staticmethod
+    def _collect(out: dict[str, Any], keys: dict[str, str], column: str, key: str,
+                 values: list[Any]) -> None:
+        previous = out.get(column)
+        if previous is None:
+            out[column] = values
+            keys[column] = key
+        else:  # two keys share a column: first non-null wins per record
+            out[column] = [p if p is not None else v for p, v in zip(previous, values, strict=True)]
+
+    def _dynamic_array(self, column: str, kind: str, values: list[Any], out: dict[str, Any]) -> None:
+        """Replace `out[column]` by its array; off-kind values go to the variant column."""
+        fast = _fast_array(values, kind)
+        if fast is not None:
+            out[column] = fast
+            return
+        coerce = COERCE[kind]
+        fits: list[Any] = []
+        misfits: list[Any] = []
+        for value in values:
+            fitted = misfit = None
+            if value is not None:
+                if kind == "text" or type(value) in FIT_TYPES[kind]:
+                    try:
+                        fitted = coerce(value)
+                    except (_Unfit, OverflowError):
+                        misfit = _to_text(value)
+                else:
+                    misfit = _to_text(value)
+            fits.append(fitted)
+            misfits.append(misfit)
+        out[column] = _array(fits, kind) if kind != "timestamp" else _ms_to_timestamps(
+            pa.array(fits, pa.int64()))
+        if any(m is not None for m in misfits):
+            variant = self.naming.make_path(column, VARIANT_SUFFIX)
+            self.dynamic.setdefault(variant, "text")
+            previous = out.get(variant)
+            if isinstance(previous, list):  # a field literally named like the variant
+                misfits = [m if m is not None else _to_text(p) if p is not None else None
+                           for m, p in zip(misfits, previous, strict=True)]
+            out[variant] = pa.array(misfits, pa.string())
+
+
+def column_types(table_schema: dict[str, Any] | None) -> dict[str, str]:
+    """Column name -> dlt data type, from a dlt table schema (or nothing)."""
+    if not table_schema:
+        return {}
+    return {
+        name: column["data_type"]
+        for name, column in table_schema.get("columns", {}).items()
+        if column.get("data_type")
+    }
+
+
+def iter_tables(pages: Iterable[list[dict[str, Any]]], converter: PageConverter) -> Iterable[pa.Table]:
+    for records in pages:
+        if records:
+            yield converter.convert(records)

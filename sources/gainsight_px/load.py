@@ -1,0 +1,306 @@
+"""Run the warehouse load: build the pipeline, run the source, summarise.
+
+The CLI (`gainsight-px load`), the demo and `pipelines/load_gainsight_px.py`
+all go through here, so they behave the same:
+
+- DuckDB by default, into `gainsight.duckdb` in the working directory (not
+  named after the dataset: DuckDB would then see catalog `gainsight_px` and
+  schema `gainsight_px` as ambiguous). dlt's `DESTINATION__DUCKDB__CREDENTIALS`
+  overrides the path; `DLT_DATA_DIR` decides where pipeline state lives.
+- A package left by an interrupted run is loaded first, then the new run starts.
+- `full_refresh=True` is the reconcile: `refresh="drop_data"` resets the
+  cursors and the tables are truncated and refilled within that load, so rows
+  deleted in PX disappear and attribute-only changes arrive.
+- Failures come out as `GainsightPXError` with a readable message (dlt's
+  `PipelineStepFailed` is unwrapped); the API key never appears in one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import dlt
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
+)
+from dlt.common.runtime.collector import Collector, LogCollector, NullCollector, TqdmCollector
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from gainsight_px import settings
+from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
+from gainsight_px.errors import ConfigError, GainsightPXError, InputError
+from gainsight_px.source import gainsight_px_source, listable_endpoints
+
+log = logging.getLogger(__name__)
+
+Progress = Literal["log", "tqdm", "none"] | Collector | None
+DUCKDB_CREDENTIALS_KEY = "destination.duckdb.credentials"
+
+
+@dataclass
+class LoadSummary:
+    """What one `run_load` did."""
+
+    pipeline_name: str
+    dataset_name: str
+    destination: str
+    location: str | None  # the DuckDB file, when DuckDB
+    rows: dict[str, int]  # table -> rows loaded by this run
+    seconds: float
+    requests: int = 0  # HTTP requests to PX
+    restarts: int = 0  # scans restarted (expired scroll, lost answer)
+    full_refresh: bool = False
+    resumed_pending: bool = False  # an interrupted earlier load was finished first
+    views: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    def lines(self) -> list[str]:
+        """The summary as printed by the CLI."""
+        kind = "Reconcile (full refresh)" if self.full_refresh else "Load"
+        where = f"{self.destination} {self.location}" if self.location else self.destination
+        out = [f"{kind} finished in {self.seconds:.1f}s into {where}, dataset {self.dataset_name}."]
+        if self.resumed_pending:
+            out.append("An interrupted earlier load was completed first.")
+        width = max((len(t) for t in self.rows), default=5)
+        out.append("Rows loaded:")
+        for table, count in self.rows.items():
+            out.append(f"  {table:<{width}}  {count:>10,}")
+        out.append(f"  {'total':<{width}}  {self.total_rows:>10,}")
+        extra = f"{self.requests:,} API requests"
+        if self.restarts:
+            extra += f", {self.restarts} scan restart(s)"
+        out.append(extra + ".")
+        if self.views:
+            out.append(f"Views refreshed: {', '.join(self.views)}.")
+        out.extend(f"warning: {w}" for w in self.warnings)
+        return out
+
+
+def resource_names(dialect: Dialect = DEFAULT_DIALECT) -> list[str]:
+    return list(listable_endpoints(dialect))
+
+
+def parse_resources(value: str | Iterable[str] | None, dialect: Dialect = DEFAULT_DIALECT) -> list[str] | None:
+    """`"users,accounts"` (or a list) -> validated names; None means all."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [n.strip() for n in items if n and n.strip()]
+    valid = resource_names(dialect)
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        what = f"unknown resource(s): {', '.join(unknown)}" if unknown else "no resource named"
+        raise InputError(f"--resources: {what}. Valid names: {', '.join(valid)}.")
+    return list(dict.fromkeys(names))
+
+
+def default_destination(destination: str | Any = "duckdb") -> Any:
+    """The destination to load into; DuckDB gets `gainsight.duckdb` unless configured."""
+    if destination != "duckdb":
+        return destination
+    configured = dlt.secrets.get(DUCKDB_CREDENTIALS_KEY) or dlt.config.get(DUCKDB_CREDENTIALS_KEY)
+    if configured:
+        return dlt.destinations.duckdb()  # dlt resolves DESTINATION__DUCKDB__CREDENTIALS itself
+    return dlt.destinations.duckdb(os.path.abspath(settings.DEFAULT_DUCKDB_FILE))
+
+
+def make_collector(progress: Progress) -> Collector:
+    """dlt's progress display: bars on a terminal, a line every few seconds in CI logs."""
+    if isinstance(progress, Collector):
+        return progress
+    if progress in (None, "none"):
+        return NullCollector()
+    if progress == "tqdm":
+        return TqdmCollector(single_bar=False, file=sys.stderr)
+    if progress == "log":
+        return LogCollector(log_period=5.0, logger=sys.stderr, dump_system_stats=False)
+    raise InputError(f"progress: expected 'log', 'tqdm' or 'none', got {progress!r}")
+
+
+def _duckdb_location(pipeline: dlt.Pipeline) -> str | None:
+    if pipeline.destination is None or pipeline.destination.destination_name != "duckdb":
+        return None
+    try:
+        with pipeline.destination_client() as client:
+            return str(client.config.credentials.database)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+
+
+def _unwrap(exc: BaseException, secret: str | None) -> GainsightPXError:
+    """The first GainsightPXError behind dlt's wrappers, or a readable one made from dlt's."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, GainsightPXError):
+            return current
+        if isinstance(current, ConfigFieldMissingException):
+            return _missing_config(current)
+        if isinstance(current, ConfigValueCannotBeCoercedException):
+            hint = getattr(current.hint, "__name__", str(current.hint))
+            return ConfigError(
+                f"{current.field_name} under [sources.gainsight_px] (or SOURCES__GAINSIGHT_PX__"
+                f"{current.field_name.upper()}): the configured value cannot be read as {hint}."
+            )
+        nxt = getattr(current, "exception", None)
+        current = nxt if isinstance(nxt, BaseException) else (current.__cause__ or current.__context__)
+    step = getattr(exc, "step", None)
+    inner = getattr(exc, "exception", exc)
+    message = f"{type(inner).__name__}: {inner}"
+    if secret and len(secret) >= 6:  # a real key; scrubbing "x" would garble the message
+        message = message.replace(secret, "***")
+    where = f"dlt {step} step failed" if step else "the load failed"
+    return GainsightPXError(f"{where}: {message}")
+
+
+def _configured_api_key() -> str | None:
+    """The configured key, only to scrub it from messages that are not ours."""
+    try:
+        value = dlt.secrets.get("sources.gainsight_px.api_key")
+    except Exception:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _missing_config(exc: ConfigFieldMissingException) -> ConfigError:
+    fields = list(getattr(exc, "fields", []) or [])
+    if "api_key" in fields:
+        return ConfigError(
+            f"No PX API key configured: set {settings.API_KEY_ENV} or api_key under "
+            "[sources.gainsight_px] in .dlt/secrets.toml."
+        )
+    # Anything else (e.g. a destination's credentials): dlt's message says where it looked.
+    return ConfigError(f"missing configuration: {exc}")
+
+
+def _rows(pipeline: dlt.Pipeline, selected: Sequence[str]) -> dict[str, int]:
+    counts = dict(pipeline.last_trace.last_normalize_info.row_counts) if pipeline.last_trace and \
+        pipeline.last_trace.last_normalize_info else {}
+    rows = {name: int(counts.get(name, 0)) for name in selected}
+    for table, count in counts.items():
+        if table not in rows and not table.startswith("_dlt"):
+            rows[table] = int(count)
+    return rows
+
+
+def _scan_metrics(pipeline: dlt.Pipeline) -> tuple[int, int]:
+    requests = restarts = 0
+    info = pipeline.last_trace.last_extract_info if pipeline.last_trace else None
+    if info is None:
+        return 0, 0
+    for metrics in info.metrics.values():
+        for step in metrics:
+            for resource in step.get("resource_metrics", {}).values():
+                custom = getattr(resource, "custom_metrics", None) or {}
+                requests += int(custom.get("requests", 0))
+                restarts += int(custom.get("restarts", 0))
+    return requests, restarts
+
+
+def _refresh_views(pipeline: dlt.Pipeline, summary: LoadSummary) -> None:
+    """Analyst views, for SQL destinations only; a failure here never fails the load."""
+    from dlt.destinations.sql_client import WithSqlClient
+
+    try:
+        with pipeline.destination_client() as client:
+            if not isinstance(client, WithSqlClient):
+                return
+        from gainsight_px import marts
+
+        summary.views = list(marts.refresh_views(pipeline) or [])
+    except Exception as exc:  # the data is loaded; views are a convenience on top
+        message = f"views were not refreshed: {type(exc).__name__}: {exc}"
+        log.warning(message)
+        summary.warnings.append(message)
+
+
+def run_load(
+    resources: str | Iterable[str] | None = None,
+    full_refresh: bool = False,
+    dataset_name: str = settings.DEFAULT_DATASET,
+    destination: str | Any = "duckdb",
+    pipeline_name: str = settings.DEFAULT_PIPELINE_NAME,
+    pipelines_dir: str | None = None,
+    progress: Progress = "log",
+    **source_kwargs: Any,
+) -> LoadSummary:
+    """Load PX into the warehouse once and say what happened.
+
+    `source_kwargs` go to `gainsight_px_source` (api_key, base_url, page_size,
+    initial, dialect); anything not given comes from dlt config and secrets.
+
+    >>> summary = run_load(resources="users,accounts")
+    >>> print("\\n".join(summary.lines()))
+    """
+    dialect = source_kwargs.get("dialect") or DEFAULT_DIALECT
+    selected = parse_resources(resources, dialect) or resource_names(dialect)
+    started = time.perf_counter()
+    secret = source_kwargs.get("api_key") or _configured_api_key()
+    try:
+        source = gainsight_px_source(**source_kwargs).with_resources(*selected)
+    except ConfigFieldMissingException as exc:
+        raise _missing_config(exc) from None
+    except GainsightPXError:
+        raise
+    except Exception as exc:
+        raise _unwrap(exc, secret) from None
+    try:
+        pipeline = dlt.pipeline(
+            pipeline_name=pipeline_name,
+            pipelines_dir=pipelines_dir,
+            destination=default_destination(destination),
+            dataset_name=dataset_name,
+            progress=make_collector(progress),
+        )
+    except GainsightPXError:
+        raise
+    except Exception as exc:  # e.g. an unknown destination name
+        raise _unwrap(exc, secret) from None
+    location = _duckdb_location(pipeline)
+    if location and os.path.basename(location).split(".")[0] == pipeline.dataset_name:
+        raise ConfigError(
+            f"The DuckDB file {location} is named like the dataset {pipeline.dataset_name!r}; DuckDB "
+            "then cannot tell the catalog from the schema. Use another file name "
+            f"(e.g. {settings.DEFAULT_DUCKDB_FILE}) or another --dataset."
+        )
+    resumed = False
+    try:
+        if pipeline.has_pending_data:
+            # dlt's run() would load the leftover package and stop; finish it, then go on.
+            pipeline.run()
+            resumed = True
+        pipeline.run(source, refresh="drop_data" if full_refresh else None)
+    except PipelineStepFailed as exc:
+        raise _unwrap(exc, secret) from None
+    except GainsightPXError:
+        raise
+    except Exception as exc:  # dlt raises a few things outside its steps (e.g. destination config)
+        raise _unwrap(exc, secret) from None
+    requests, restarts = _scan_metrics(pipeline)
+    summary = LoadSummary(
+        pipeline_name=pipeline_name,
+        dataset_name=pipeline.dataset_name,
+        destination=pipeline.destination.destination_name if pipeline.destination else str(destination),
+        location=location,
+        rows=_rows(pipeline, selected),
+        seconds=0.0,
+        requests=requests,
+        restarts=restarts,
+        full_refresh=full_refresh,
+        resumed_pending=resumed,
+    )
+    _refresh_views(pipeline, summary)
+    summary.seconds = time.perf_counter() - started
+    return summary

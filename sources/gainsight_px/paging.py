@@ -1,0 +1,366 @@
+"""Scroll iteration over a PX list endpoint, with restarts that never skip a page.
+
+dlt's REST paginators cannot do this: a scroll that expires, or a continuation
+whose answer is lost after the server may already have moved on, needs a
+*new* scan that starts where the data (not the scroll) left off.
+
+- The scan ends on a short or empty page; a `scrollId` that stays set on the
+  last page is expected (BEHAVIOUR.md) and ignored.
+- A server that loops (the same page again, or more pages than
+  `ceil(totalHits / pageSize) + 2`) raises `PagingError` instead of loading
+  forever.
+- The first page of a scan is idempotent and retried by the client on 429/5xx
+  and connection errors. A continuation is retried on 429 only. An expired or
+  unknown scroll, a 5xx, a dropped connection or a cut-off body on a
+  continuation restarts the scan, skipping every record already yielded:
+  - cursor endpoints (users, accounts) restart with a new scan **from the
+    highest cursor value reached**: `filter=lastSeenDate>=value` (inclusive)
+    with `sort=lastSeenDate:asc`, so every restart makes progress;
+  - other endpoints rescan from the top.
+  A full read (no stored cursor) starts unsorted: sorting a whole tenant costs
+  the server more than the rare restart saves. Its first restart is a sorted
+  scan from the start, later ones resume from the cursor as above.
+  Restarts that yield nothing new are bounded; then the scan fails cleanly.
+- `Position` is also how an incremental run starts: the cursor value and the
+  keys already loaded at it (kept in dlt state by `source.py`). When those keys
+  are few and filter-safe, the server excludes them
+  (`filter=lastSeenDate>v` OR `filter=lastSeenDate==v;aptrinsicId!=k...`), so a
+  run with no changes fetches no rows at all.
+
+"Already yielded" is kept as 64-bit hashes (8 bytes per record, so memory
+stays flat at millions of users): of the key in a full read (whose load
+replaces the table, so a key must not appear twice), of (key, cursor value)
+in an incremental read (so a record that moved during the run is read again
+and merge keeps its newest version). The chance that a hash collision hides a
+record during a restart is below 1e-7 at 1M records.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
+
+import requests
+
+from gainsight_px.client import PXClient
+from gainsight_px.endpoints import Endpoint
+from gainsight_px.errors import (
+    APIError,
+    AuthError,
+    NotFoundError,
+    PagingError,
+    ScrollExpiredError,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RESTARTS = 10  # consecutive restarts that yield nothing new, before giving up
+PAGE_SLACK = 2  # pages allowed beyond ceil(totalHits / pageSize)
+# Boundary keys sent as server-side exclusions (the query stays under ~3 KB).
+MAX_EXCLUDED_KEYS = 50
+# Keys that can go into a filter term verbatim (no `;`, which separates terms).
+_FILTER_SAFE = re.compile(r"[A-Za-z0-9@._+\-/:# ]+")
+
+
+@dataclass
+class Position:
+    """The highest cursor value reached (epoch ms) and the keys yielded at it."""
+
+    cursor: int | None = None
+    keys: set[str] = field(default_factory=set)
+
+    def copy(self) -> Position:
+        return Position(self.cursor, set(self.keys))
+
+
+@dataclass
+class ScanStats:
+    requests: int = 0
+    pages: int = 0
+    records: int = 0  # yielded (after skipping records already yielded)
+    restarts: int = 0
+
+
+class _Restart(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def as_ms(value: Any) -> int | None:
+    """A cursor value as epoch ms; anything unreadable counts as missing."""
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _key(record: dict[str, Any], key_field: str) -> str:  # the key as the skip sets see it
+    value = record.get(key_field)
+    return value if isinstance(value, str) else str(value)
+
+
+class Scan:
+    """Iterate the pages (lists of raw records) of one endpoint, each record once.
+
+    `start=None` reads everything (a full read). `start=Position(ms, keys)`
+    reads records whose cursor is at least `ms`, sorted, minus `keys` at `ms`.
+
+    >>> scan = Scan(client, CONTRACT["users"], page_size=500, start=Position(1732579200000))
+    >>> for records in scan.pages(): ...
+    >>> scan.position  # where the next incremental run starts
+    """
+
+    def __init__(self, client: PXClient, endpoint: Endpoint, *, page_size: int,
+                 start: Position | None = None, max_restarts: int = MAX_RESTARTS) -> None:
+        if endpoint.paging == "scroll" and not 1 <= page_size <= client.dialect.max_page_size:
+            raise ValueError(
+                f"page_size must be between 1 and {client.dialect.max_page_size}, got {page_size}"
+            )
+        self.client = client
+        self.endpoint = endpoint
+        self.page_size = page_size
+        self.key_field = endpoint.primary_key
+        self.cursor_field = (
+            endpoint.cursor if endpoint.cursor and endpoint.filterable and endpoint.sortable else None
+        )
+        if start is not None and (self.cursor_field is None or start.cursor is None):
+            raise ValueError(f"{endpoint.name}: a start position needs a cursor endpoint and value")
+        self.full_read = start is None
+        self.max_restarts = max_restarts
+        self.stats = ScanStats()
+        # Highest cursor value and keys there among the records yielded: the next run's start.
+        self.position = start.copy() if start else Position()
+        # Where a sorted scan (re)starts: the start, then the highest cursor value seen sorted.
+        self._sorted = start is not None
+        self._resume: Position | None = start.copy() if start else None
+        # True once _resume.keys are all from this run's sorted pages (not the previous run's).
+        self._resume_in_order = False
+        # Records an earlier run loaded at the start value (the server may send them again).
+        self._boundary: Position | None = start.copy() if start and start.keys else None
+        # Hashes of what this scan yielded; a set of them once a restart needs it.
+        self._yielded = array("q")
+        self._skip: set[int] | None = None
+        self._ordered = True
+
+    # -- queries ----------------------------------------------------------------
+
+    def first_page_params(self) -> list[tuple[str, Any]]:
+        params: list[tuple[str, Any]] = []
+        if self.endpoint.paging == "scroll":
+            params.append(("pageSize", self.page_size))
+        if not self._sorted:
+            return params
+        cursor, key = self.cursor_field, self.key_field
+        # The key breaks ties, so a restart can resume inside a crowd of equal cursor values.
+        params.append(("sort", f"{cursor}:asc;{key}:asc"))
+        if self._resume is None or self._resume.cursor is None:
+            return params
+        value, keys = self._resume.cursor, self._resume.keys
+        safe = bool(keys) and all(_FILTER_SAFE.fullmatch(k) for k in keys)
+        if safe and len(keys) <= MAX_EXCLUDED_KEYS:
+            # Everything after `value`, and whatever at `value` has not been read yet.
+            exclusions = ";".join(f"{key}!={k}" for k in sorted(keys))
+            params += [("filter", f"{cursor}>{value}"), ("filter", f"{cursor}=={value};{exclusions}")]
+        elif safe and self._resume_in_order:
+            # Too many to list: this run read them in (cursor, key) order, so go on after the last.
+            params += [("filter", f"{cursor}>{value}"), ("filter", f"{cursor}=={value};{key}>{max(keys)}")]
+        else:
+            params.append(("filter", f"{cursor}>={value}"))  # re-read; skipped here, merged there
+        return params
+
+    # -- iteration --------------------------------------------------------------
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Yield every record once, page by page; restart new scans as needed."""
+        stalled = 0
+        while True:
+            before = self.stats.records
+            try:
+                yield from self._one_scan()
+                return
+            except _Restart as restart:
+                stalled = 0 if self.stats.records > before else stalled + 1
+                self.stats.restarts += 1
+                if stalled > self.max_restarts:
+                    raise PagingError(
+                        f"GET {self.endpoint.path}: gave up after {self.max_restarts} restarts "
+                        f"in a row that read nothing new; last problem: {restart.reason}",
+                        method="GET", path=self.endpoint.path,
+                    ) from None
+                if self._sorted and not self._ordered:
+                    raise PagingError(
+                        f"GET {self.endpoint.path}: the scan broke off ({restart.reason}) and the "
+                        f"server had not sorted by {self.cursor_field}, so it cannot resume safely.",
+                        method="GET", path=self.endpoint.path,
+                    ) from None
+                self._skip = set(self._yielded)
+                if self.cursor_field:
+                    self._sorted = True
+                log.warning("%s: %s; starting a new scan from %s", self.endpoint.name,
+                            restart.reason, self._where())
+
+    def _where(self) -> str:
+        if self._resume is not None and self._resume.cursor is not None:
+            return f"{self.cursor_field}>={self._resume.cursor}"
+        return f"the start, skipping the {self.stats.records} records already read"
+
+    def _one_scan(self) -> Iterator[list[dict[str, Any]]]:
+        path = self.endpoint.path
+        params = self.first_page_params()
+        seen_pages: set[tuple[int, str, str]] = set()
+        page_limit: int | None = None
+        pages = 0
+        while True:
+            first = pages == 0
+            body = self._get(path, params, first)
+            records = body.get(self.endpoint.response_key)
+            if not isinstance(records, list) or not all(type(r) is dict for r in records):
+                raise APIError(
+                    f"GET {path}: expected a list of records under {self.endpoint.response_key!r}",
+                    method="GET", path=path,
+                )
+            pages += 1
+            self.stats.pages += 1
+            if self.endpoint.paging != "scroll":
+                out = self._emit(records)
+                if out:
+                    yield out
+                return
+            if first:
+                total = body.get("totalHits")
+                if type(total) is int and total >= 0:
+                    page_limit = math.ceil(total / self.page_size) + PAGE_SLACK
+            if records:
+                fingerprint = (len(records), _key(records[0], self.key_field),
+                               _key(records[-1], self.key_field))
+                if fingerprint in seen_pages:
+                    raise PagingError(
+                        f"GET {path}: the server sent the same page twice in one scan "
+                        f"(page {pages}); its scrollId does not advance.",
+                        method="GET", path=path,
+                    )
+                seen_pages.add(fingerprint)
+            if page_limit is not None and pages > page_limit:
+                raise PagingError(
+                    f"GET {path}: more pages than totalHits allows ({pages} > {page_limit}); "
+                    "the scroll does not end.", method="GET", path=path,
+                )
+            out = self._emit(records)
+            if out:
+                yield out
+            if len(records) < self.page_size:
+                return  # short or empty page: the scan is over, whatever scrollId says
+            scroll_id = body.get("scrollId")
+            if not scroll_id or not isinstance(scroll_id, str):
+                raise _Restart("a full page came without a scrollId")
+            params = [("pageSize", self.page_size), ("scrollId", scroll_id)]
+
+    def _get(self, path: str, params: list[tuple[str, Any]], first: bool) -> dict[str, Any]:
+        self.stats.requests += 1
+        try:
+            return self.client.get_json(path, params, retry="all" if first else "throttle_only")
+        except AuthError:
+            raise
+        except (ScrollExpiredError, NotFoundError) as exc:
+            if first:
+                raise
+            raise _Restart(f"the scroll is gone ({exc.status} {exc.api_status or ''})".strip()) from None
+        except APIError as exc:
+            # A 200 with a cut-off body, or a 5xx on a continuation: the server may have advanced.
+            if exc.status == 200 or (not first and exc.status is not None and exc.status >= 500):
+                raise _Restart(str(exc)) from None
+            raise
+        except requests.RequestException as exc:
+            if first:  # the client already retried this idempotent request
+                raise APIError(f"GET {path}: {type(exc).__name__} after retries: {_short(exc)}",
+                               method="GET", path=path) from None
+            raise _Restart(f"{type(exc).__name__} on a continuation") from None
+
+    # -- skipping and position --------------------------------------------------
+
+    def _emit(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Drop records already yielded, advance the positions; return what is new."""
+        key_field, cursor_field = self.key_field, self.cursor_field
+        keys = _column(records, key_field)
+        if set(map(type, keys)) != {str}:
+            keys = [k if isinstance(k, str) else str(k) for k in keys]
+        values = None
+        if cursor_field:
+            values = _column(records, cursor_field)
+            if not set(map(type, values)) <= {int, type(None)}:
+                values = [as_ms(v) for v in values]
+        if self._sorted and values is not None:
+            before = self._resume.cursor if self._resume else None
+            self._resume = _advanced(self._resume, keys, values, self)
+            if self._resume is not None and self._resume.cursor != before:
+                # Every key at the new value was read by this run, in key order (keyset-safe).
+                self._resume_in_order = True
+        if self.full_read or values is None:
+            hashes = list(map(hash, keys))
+        else:
+            hashes = list(map(hash, zip(keys, values, strict=True)))
+        keep = None
+        if self._skip is not None:
+            keep = [h not in self._skip for h in hashes]
+        boundary = self._boundary
+        if boundary is not None and values is not None:
+            at_boundary = [v == boundary.cursor and k in boundary.keys for k, v in zip(keys, values, strict=True)]
+            keep = [not b for b in at_boundary] if keep is None else [
+                k and not b for k, b in zip(keep, at_boundary, strict=True)]
+            present = [v for v in values if v is not None]
+            if present and min(present) > boundary.cursor:  # type: ignore[operator]
+                self._boundary = None  # sorted ascending: no more records at the old boundary
+        if keep is not None and not all(keep):
+            records = [r for r, ok in zip(records, keep, strict=True) if ok]
+            keys = [k for k, ok in zip(keys, keep, strict=True) if ok]
+            hashes = [h for h, ok in zip(hashes, keep, strict=True) if ok]
+            if values is not None:
+                values = [v for v, ok in zip(values, keep, strict=True) if ok]
+        self._yielded.extend(hashes)
+        if values is not None:
+            self.position = _advanced(self.position, keys, values, None) or self.position
+        self.stats.records += len(records)
+        return records
+
+
+def _advanced(pos: Position | None, keys: list[str], values: list[int | None],
+              order_check: Scan | None) -> Position | None:
+    """`pos` moved to the highest cursor value in a page, with the keys found there."""
+    present = [v for v in values if v is not None] if None in values else values
+    if not present:
+        return pos
+    low, top = min(present), max(present)  # type: ignore[type-var]
+    if pos is None or pos.cursor is None:
+        pos = Position()
+    elif order_check is not None and low < pos.cursor:
+        order_check._ordered = False
+    if pos.cursor is not None and top < pos.cursor:
+        return pos
+    if values.count(top) == 1:  # the usual case, found without a Python loop
+        at_top = {keys[values.index(top)]}
+    else:
+        at_top = {k for k, v in zip(keys, values, strict=True) if v == top}
+    if pos.cursor is None or top > pos.cursor:
+        pos.cursor, pos.keys = top, at_top
+    else:
+        pos.keys |= at_top
+    return pos
+
+
+def _column(records: list[dict[str, Any]], name: str) -> list[Any]:
+    return list(map(dict.get, records, repeat(name, len(records))))
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,93 @@
+"""Helpers for the warehouse-load tests: a loader bound to one emulator and one tmp dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from gainsight_px.emulator import Emulator
+from gainsight_px.load import LoadSummary, run_load
+from gainsight_px.settings import API_KEY_ENV, BASE_URL_ENV, EMULATOR_API_KEY
+
+DATASET = "gainsight_px"
+
+
+class Loader:
+    """`run_load` against one emulator into `<tmp>/gainsight.duckdb`, plus ways to read it back."""
+
+    def __init__(self, emulator: Emulator, tmp_path: Path, name: str = "gainsight_px") -> None:
+        self.emulator = emulator
+        self.control = emulator.control
+        self.db_path = tmp_path / f"warehouse_{name}.duckdb"
+        self.pipelines_dir = tmp_path / f"{name}.pipelines"
+        self.pipeline_name = name
+
+    def run(self, **kwargs: Any) -> LoadSummary:
+        import dlt
+
+        kwargs.setdefault("api_key", EMULATOR_API_KEY)
+        kwargs.setdefault("base_url", self.emulator.base_url)
+        kwargs.setdefault("destination", dlt.destinations.duckdb(str(self.db_path)))
+        kwargs.setdefault("pipeline_name", self.pipeline_name)
+        kwargs.setdefault("pipelines_dir", str(self.pipelines_dir))
+        kwargs.setdefault("progress", "none")
+        return run_load(**kwargs)
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        con = duckdb.connect(str(self.db_path), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def rows(self, table: str, key: str = "id") -> dict[Any, dict[str, Any]]:
+        """Every row of `table` as {key: {column: value}}."""
+        con = duckdb.connect(str(self.db_path), read_only=True)
+        try:
+            cur = con.execute(f"SELECT * FROM {DATASET}.{table}")
+            names = [d[0] for d in cur.description]
+            return {row[names.index(key)]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+        finally:
+            con.close()
+
+    def column_types(self, table: str) -> dict[str, str]:
+        return dict(self.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?", [DATASET, table]))
+
+    def count(self, table: str) -> int:
+        return self.query(f"SELECT count(*) FROM {DATASET}.{table}")[0][0]
+
+    def list_requests(self, resource: str) -> list[dict[str, Any]]:
+        """GET requests the emulator saw on one list path since the last reset."""
+        path = f"/v1/{resource}"
+        return [r for r in self.control.requests() if r["method"] == "GET" and r["path"] == path]
+
+
+def ms_to_datetime(ms: Any) -> datetime | None:
+    """What an epoch-ms timestamp should look like in the warehouse (0 -> NULL)."""
+    if not ms:
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+
+def cli_env(emulator: Emulator | None, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Environment for `python -m gainsight_px.cli` pointed at the emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env["DLT_DATA_DIR"] = str(tmp_path / "dlt_data")
+    env["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    if emulator is not None:
+        env[API_KEY_ENV] = EMULATOR_API_KEY
+        env[BASE_URL_ENV] = emulator.base_url
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gainsight_px.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,100 @@
+"""Configuration the dlt way, secrets kept out of everything written, and a second destination."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dlt
+import duckdb
+import pytest
+from gainsight_px.emulator import Emulator
+from gainsight_px.settings import EMULATOR_API_KEY
+from load_helpers import Loader, cli_env
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "pipelines" / "load_gainsight_px.py"
+
+
+def test_env_vars_configure_the_source(emulator: Emulator, tmp_path: Path, monkeypatch) -> None:
+    from gainsight_px import gainsight_px_source
+
+    monkeypatch.setenv("SOURCES__GAINSIGHT_PX__API_KEY", EMULATOR_API_KEY)
+    monkeypatch.setenv("SOURCES__GAINSIGHT_PX__BASE_URL", emulator.base_url)
+    monkeypatch.setenv("SOURCES__GAINSIGHT_PX__PAGE_SIZE", "100")
+    pipeline = dlt.pipeline("env_config", pipelines_dir=str(tmp_path / "p"),
+                            destination=dlt.destinations.duckdb(str(tmp_path / "env.duckdb")),
+                            dataset_name="gainsight_px")
+
+    pipeline.run(gainsight_px_source().with_resources("users"))
+
+    assert pipeline.last_trace.last_normalize_info.row_counts["users"] == 250
+    assert {r["query"]["pageSize"][0] for r in emulator.control.requests()} == {"100"}
+
+
+def test_the_pipeline_script_reads_dot_dlt_toml_files(emulator: Emulator, tmp_path: Path) -> None:
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "config.toml").write_text(
+        f'[sources.gainsight_px]\nbase_url = "{emulator.base_url}"\npage_size = 60\n')
+    (tmp_path / ".dlt" / "secrets.toml").write_text(f'[sources.gainsight_px]\napi_key = "{EMULATOR_API_KEY}"\n')
+    env = cli_env(None, tmp_path)
+
+    result = subprocess.run([sys.executable, str(SCRIPT)], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    con = duckdb.connect(str(tmp_path / "gainsight.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM gainsight_px.users").fetchone() == (250,)
+    con.close()
+    assert {r["query"]["pageSize"][0] for r in emulator.control.requests() if r["path"] == "/v1/users"} == {"60"}
+    # Its reconcile flag works too.
+    emulator.control.delete_record("users", emulator.control.records("users")[0]["aptrinsicId"])
+    again = subprocess.run([sys.executable, str(SCRIPT), "--full-refresh"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    con = duckdb.connect(str(tmp_path / "gainsight.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM gainsight_px.users").fetchone() == (249,)
+    con.close()
+
+
+def test_the_api_key_is_never_written_anywhere(make_emulator, make_loader, tmp_path: Path) -> None:
+    secret = "px-live-0123456789abcdef-do-not-leak"
+    emulator = make_emulator(api_key=secret)
+    loader: Loader = make_loader(emulator)
+
+    first = loader.run(api_key=secret)
+    emulator.control.simulate_activity(count=3)
+    second = loader.run(api_key=secret, resources="users")
+    emulator.control.revoke_auth()
+    with pytest.raises(Exception) as failure:
+        loader.run(api_key=secret)
+
+    assert secret not in str(failure.value)
+    assert secret not in "\n".join(first.lines() + second.lines())
+    pipeline = dlt.attach(loader.pipeline_name, pipelines_dir=str(loader.pipelines_dir))
+    assert secret not in str(pipeline.last_trace)
+    assert secret not in str(pipeline.state)
+    leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+def test_filesystem_destination_gets_the_same_data_as_duckdb(loader: Loader, tmp_path: Path) -> None:
+    bucket = tmp_path / "bucket"
+    loader.run()
+    fs = loader.run(destination=dlt.destinations.filesystem(bucket_url=bucket.as_uri()),
+                    pipeline_name="to_files", dataset_name="gainsight_px")
+
+    assert fs.destination == "filesystem"
+    con = duckdb.connect()
+    for table, key in (("users", "aptrinsic_id"), ("accounts", "id"), ("features", "id"),
+                       ("engagements", "id"), ("subscriptions", "id")):
+        files = sorted((bucket / "gainsight_px" / table).glob("*.parquet"))
+        assert files, table
+        cur = con.execute(f"SELECT * FROM read_parquet({[str(f) for f in files]!r})")
+        names = [d[0] for d in cur.description]
+        from_files = {row[names.index(key)]: {c: v for c, v in zip(names, row, strict=True)
+                                              if not c.startswith("_dlt")} for row in cur.fetchall()}
+        from_duckdb = {k: {c: v for c, v in row.items() if not c.startswith("_dlt")}
+                       for k, row in loader.rows(table, key=key).items()}
+        assert from_files == from_duckdb, table
