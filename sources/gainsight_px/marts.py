@@ -1,10 +1,165 @@
-"""Ready-made analyst views over the loaded dataset (filled in by the marts work)."""
+"""Ready-made analyst views over the loaded dataset.
+
+Each view is one plain SQL file in `gainsight_px/sql/`: a header comment (what
+the view answers, what it cannot tell, its SQL dialect) and one SELECT. The
+file name is the view name. The SELECTs name the default dataset
+(`gainsight_px.users`), so every file runs as-is in a DuckDB shell on a default
+load; for another dataset the `gainsight_px.` qualifiers are rewritten.
+
+Views go into the schema `<dataset>_marts` and name no catalog, so they keep
+working when the DuckDB file is renamed or ATTACHed under another alias.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
+
+from gainsight_px.errors import InputError
+from gainsight_px.settings import DEFAULT_DATASET
+
+logger = logging.getLogger(__name__)
+
+MARTS_SUFFIX = "_marts"
+# Destinations that speak DuckDB SQL and keep what we create. (dlt's filesystem
+# destination also answers SQL through DuckDB, but in a throwaway in-memory
+# database, so views there would vanish.)
+DUCKDB_DESTINATIONS = frozenset({"duckdb", "motherduck"})
+
+_QUALIFIED_TABLE = re.compile(rf"\b{re.escape(DEFAULT_DATASET)}\.(\w+)")
+_DIALECT_LINE = re.compile(r"^--\s*dialect:\s*(\w+)\s*$", re.MULTILINE)
+
+Escape = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class View:
+    """One analyst view, as written in its SQL file."""
+
+    name: str
+    sql: str  # the SELECT, against the default dataset
+    dialect: str
+
+    @property
+    def tables(self) -> frozenset[str]:
+        """Dataset tables the view reads."""
+        return frozenset(_QUALIFIED_TABLE.findall(self.sql))
+
+    def select_for(self, dataset: str, escape: Escape) -> str:
+        """The SELECT with its tables qualified by `dataset`."""
+        return _QUALIFIED_TABLE.sub(lambda m: f"{escape(dataset)}.{escape(m.group(1))}", self.sql)
+
+
+def marts_schema(dataset: str = DEFAULT_DATASET) -> str:
+    """Schema that holds the views of `dataset`."""
+    return f"{dataset}{MARTS_SUFFIX}"
+
+
+def load_views() -> list[View]:
+    """Every view shipped in gainsight_px/sql, in name order."""
+    views = []
+    sql_dir = files("gainsight_px").joinpath("sql")
+    for entry in sorted(sql_dir.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        text = entry.read_text(encoding="utf-8")
+        dialect = _DIALECT_LINE.search(text)
+        if dialect is None:
+            # A packaging bug, not user input: every file must say what it needs.
+            raise ValueError(f"gainsight_px/sql/{entry.name}: missing a '-- dialect: <name>' header line")
+        views.append(View(name=entry.name.removesuffix(".sql"), sql=text.strip().rstrip(";"),
+                          dialect=dialect.group(1)))
+    return views
 
 
 def refresh_views(pipeline: Any) -> list[str]:
-    """Create or replace the analyst views; returns the names of the views created."""
-    return []
+    """Create or replace the analyst views after a load; returns the views created.
+
+    Runs on DuckDB-like destinations through the pipeline's own sql_client. On any
+    other destination it logs a warning and creates nothing: the SQL is DuckDB's.
+    Views whose tables were not loaded (yet) are skipped with a warning. All
+    views change in one transaction: if one does not fit the tables, InputError
+    names it and no view changes.
+    """
+    if pipeline.destination is None:
+        return []
+    destination = pipeline.destination.destination_type.rsplit(".", 1)[-1]
+    dialect = "duckdb" if destination in DUCKDB_DESTINATIONS else destination
+    views = load_views()
+    runnable = [v for v in views if v.dialect == dialect]
+    skipped = sorted(v.name for v in views if v.dialect != dialect)
+    if skipped:
+        logger.warning("analyst views %s are written in DuckDB SQL; not created on destination %r",
+                       ", ".join(skipped), destination)
+    if not runnable:
+        return []
+    with pipeline.sql_client() as client:
+        dataset = client.dataset_name
+        escape = client.capabilities.escape_identifier
+        rows = client.execute_sql(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_catalog = current_database() AND table_schema = %s",
+            dataset,
+        )
+        with client.begin_transaction():
+            return _create_views(client.execute_sql, runnable, dataset, {r[0] for r in rows}, escape)
+
+
+def refresh_views_duckdb(path: str | Path, dataset: str = DEFAULT_DATASET) -> list[str]:
+    """Create or replace the analyst views in a DuckDB file; returns the views created.
+
+    For notebooks and files loaded by an older version. The file must exist and
+    hold `dataset`; it is opened read-write, so close other connections first.
+    """
+    import dlt
+    import duckdb
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such DuckDB file (run a load or `gainsight-px demo` first)")
+    escape = dlt.destinations.duckdb().capabilities().escape_identifier
+    with duckdb.connect(str(path)) as con:
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_catalog = current_database() AND table_schema = ?", [dataset]).fetchall()}
+        if not tables:
+            raise InputError(f"{path}: dataset (schema) {dataset!r} not found or empty; "
+                             f"pass the dataset name the load used as `dataset`")
+        con.begin()
+        try:
+            created = _create_views(con.execute, load_views(), dataset, tables, escape)
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+    return created
+
+
+def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset: str,
+                  tables: set[str], escape: Escape) -> list[str]:
+    """CREATE OR REPLACE each view whose tables exist; the caller owns the transaction."""
+    schema = marts_schema(dataset)
+    execute(f"CREATE SCHEMA IF NOT EXISTS {escape(schema)}")
+    created = []
+    for view in views:
+        missing = sorted(view.tables - tables)
+        if missing:
+            # A load of selected resources only: the view would not bind.
+            logger.warning("analyst view %s not created: table(s) %s not loaded in dataset %r",
+                           view.name, ", ".join(missing), dataset)
+            continue
+        try:
+            execute(f"CREATE OR REPLACE VIEW {escape(schema)}.{escape(view.name)} AS\n"
+                    f"{view.select_for(dataset, escape)}")
+        except Exception as exc:  # duckdb's or dlt's database error; the caller rolls back
+            raise InputError(
+                f"analyst view {view.name} (gainsight_px/sql/{view.name}.sql) does not fit the tables "
+                f"in dataset {dataset!r}; no view was changed: {exc}"
+            ) from exc
+        created.append(view.name)
+    return created

@@ -1,0 +1,147 @@
+"""Creating and refreshing the views: every load, other dataset names, by hand, and what is refused."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from importlib.resources import files
+
+import dlt
+import duckdb
+import pytest
+from gainsight_px import marts
+from gainsight_px.errors import InputError
+from marts_helpers import DB_FILE, load, rows, view_names
+
+ALL_VIEWS = {"active_users_daily", "user_activity", "account_health", "dormant_accounts",
+             "feature_adoption", "engagements_by_state"}
+
+
+def copy_of(loaded, tmp_path):
+    """A private copy of the module's loaded file, for tests that change it."""
+    return shutil.copy(loaded.path, tmp_path / "gainsight.duckdb")
+
+
+def execute(path, *statements: str) -> None:
+    with duckdb.connect(str(path)) as con:
+        for sql in statements:
+            con.execute(sql)
+
+
+def view_sql(path, name: str, schema: str = "gainsight_px_marts") -> str:
+    [row] = rows(path, "SELECT sql FROM duckdb_views() WHERE schema_name = ? AND view_name = ?", [schema, name])
+    return row["sql"]
+
+
+def test_sql_files_are_the_views_and_say_what_they_cannot_tell():
+    sql_files = sorted(p.name for p in files("gainsight_px").joinpath("sql").iterdir() if p.name.endswith(".sql"))
+    assert [f"{v.name}.sql" for v in marts.load_views()] == sql_files
+    assert {v.name for v in marts.load_views()} == ALL_VIEWS
+    for view in marts.load_views():
+        assert view.sql.startswith(f"-- {view.name}: "), view.name
+        assert "-- Answers:" in view.sql and "-- Cannot tell:" in view.sql, view.name
+        assert view.dialect == "duckdb"
+        assert view.tables <= {"users", "accounts", "features", "engagements", "_dlt_loads"}, view.tables
+
+
+def test_each_sql_file_runs_as_written_on_a_default_load(demo_load):
+    # An analyst can paste a file into DuckDB as it is and get what the view gives.
+    for view in marts.load_views():
+        [row] = rows(demo_load.path, f"""
+            SELECT (SELECT count(*) FROM ({view.sql})) AS as_written,
+                   (SELECT count(*) FROM gainsight_px_marts.{view.name}) AS as_view""")
+        assert row["as_written"] == row["as_view"] > 0, view.name
+
+
+def test_every_load_creates_and_refreshes_the_views(emulator, tmp_path):
+    summary = load(emulator, tmp_path)
+    db = tmp_path / DB_FILE
+    assert set(summary.views) == ALL_VIEWS and not summary.warnings
+    assert view_names(db) == ALL_VIEWS
+    [first] = rows(db, "SELECT DISTINCT as_of FROM gainsight_px_marts.user_activity")
+
+    # Someone breaks two views between loads; a user visits.
+    execute(db, "CREATE OR REPLACE VIEW gainsight_px_marts.feature_adoption AS SELECT 1 AS stale",
+            "DROP VIEW gainsight_px_marts.dormant_accounts")
+    [visitor] = emulator.control.simulate_activity(count=1)
+    summary = load(emulator, tmp_path)  # incremental
+
+    assert set(summary.views) == ALL_VIEWS
+    assert view_names(db) == ALL_VIEWS
+    assert "stale" not in view_sql(db, "feature_adoption")
+    [second] = rows(db, "SELECT DISTINCT as_of FROM gainsight_px_marts.user_activity")
+    assert second["as_of"] > first["as_of"]  # the views describe the newest load
+    [row] = rows(db, "SELECT days_since_last_seen, active_7d FROM gainsight_px_marts.user_activity"
+                     " WHERE aptrinsic_id = ?", [visitor])
+    assert row == {"days_since_last_seen": 0, "active_7d": True}
+
+
+def test_views_follow_the_dataset_name(emulator, tmp_path):
+    load(emulator, tmp_path, dataset="px_eu")
+    db = tmp_path / DB_FILE
+    assert view_names(db, "px_eu_marts") == ALL_VIEWS
+    assert view_names(db, "gainsight_px_marts") == set()
+    [row] = rows(db, "SELECT count(*) AS n FROM px_eu_marts.user_activity")
+    assert row["n"] == len(emulator.store.records("users"))
+    assert "gainsight_px." not in view_sql(db, "user_activity", "px_eu_marts")
+
+
+def test_views_name_no_catalog_so_a_renamed_or_attached_file_works(demo_load, tmp_path):
+    copy = shutil.copy(demo_load.path, tmp_path / "renamed.duckdb")
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{copy}' AS elsewhere (READ_ONLY)")
+        [(n,)] = con.execute("SELECT count(*) FROM elsewhere.gainsight_px_marts.account_health").fetchall()
+    assert n == len(demo_load.records["accounts"])
+
+
+def test_refresh_views_duckdb_recreates_the_views(demo_load, tmp_path):
+    db = copy_of(demo_load, tmp_path)
+    execute(db, "DROP SCHEMA gainsight_px_marts CASCADE")
+    assert view_names(db) == set()
+    assert sorted(marts.refresh_views_duckdb(db)) == sorted(ALL_VIEWS)
+    assert view_names(db) == ALL_VIEWS
+    [row] = rows(db, "SELECT sum(engagements) AS n FROM gainsight_px_marts.engagements_by_state")
+    assert row["n"] == len(demo_load.records["engagements"])
+
+
+def test_a_view_that_does_not_fit_changes_nothing(demo_load, tmp_path):
+    db = copy_of(demo_load, tmp_path)
+    execute(db, "CREATE OR REPLACE VIEW gainsight_px_marts.feature_adoption AS SELECT 1 AS stale",
+            "ALTER TABLE gainsight_px.users DROP COLUMN email")
+    with pytest.raises(InputError, match=r"analyst view (dormant_accounts|user_activity) .* dataset 'gainsight_px'"):
+        marts.refresh_views_duckdb(db)
+    assert "stale" in view_sql(db, "feature_adoption")  # rolled back as a whole
+
+
+def test_a_load_of_some_resources_skips_the_views_it_cannot_feed(emulator, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="gainsight_px.marts"):
+        summary = load(emulator, tmp_path, resources="users,accounts")
+    feedable = ALL_VIEWS - {"feature_adoption", "engagements_by_state"}
+    assert set(summary.views) == feedable
+    assert view_names(tmp_path / DB_FILE) == feedable
+    assert re.search(r"feature_adoption not created: table\(s\) features not loaded", caplog.text)
+    assert re.search(r"engagements_by_state not created: table\(s\) engagements not loaded", caplog.text)
+
+
+def test_refresh_views_duckdb_refuses_a_missing_file(tmp_path):
+    missing = tmp_path / "nope.duckdb"
+    with pytest.raises(InputError, match=re.escape(f"{missing}: no such DuckDB file")):
+        marts.refresh_views_duckdb(missing)
+    assert not missing.exists()
+
+
+def test_refresh_views_duckdb_refuses_an_unknown_dataset(demo_load, tmp_path):
+    db = copy_of(demo_load, tmp_path)
+    with pytest.raises(InputError, match=r"dataset \(schema\) 'px_typo' not found"):
+        marts.refresh_views_duckdb(db, dataset="px_typo")
+    assert view_names(db, "px_typo_marts") == set()
+
+
+def test_other_destinations_are_skipped_with_a_warning(tmp_path, caplog):
+    pipeline = dlt.pipeline("marts_fs", destination=dlt.destinations.filesystem(str(tmp_path / "bucket")),
+                            dataset_name="gainsight_px", pipelines_dir=str(tmp_path / "pipelines"))
+    with caplog.at_level(logging.WARNING, logger="gainsight_px.marts"):
+        assert marts.refresh_views(pipeline) == []
+    assert "written in DuckDB SQL; not created on destination 'filesystem'" in caplog.text
+    assert not (tmp_path / "bucket").exists()
