@@ -1,0 +1,141 @@
+"""Incremental load after 1% activity, as a fraction of the full load.
+
+    python bench/bench_incremental.py                  # 1M users
+    python bench/bench_incremental.py --users 100000
+
+One emulator process serves the tenant. `ours` runs a full load into a fresh
+DuckDB file; the emulator then simulates activity on 1% of the users (through
+its HTTP control interface, from this process); `ours` runs again on the same
+pipeline state. Requests are counted on the emulator side; the destination is
+checked afterwards: every user is still there once, and every active user has
+the new lastSeenDate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import _harness as h
+from gainsight_px import settings
+
+DEFAULT_USERS = 1_000_000
+ACTIVE_SHARE = 0.01
+# Issue 5 §3: an incremental run after 1% activity takes at most 5% of the full load's time.
+TIME_SHARE_LIMIT = 0.05
+PIPELINE_NAME = "bench_incremental"
+
+
+@dataclass
+class IncrementalResult:
+    users: int
+    active: int
+    full: dict[str, Any]
+    incremental: dict[str, Any]
+    stale_rows: int  # active users whose new lastSeenDate did not reach the destination
+    errors: list[str]
+
+    @property
+    def time_share(self) -> float:
+        return self.incremental["seconds"] / self.full["seconds"]
+
+
+def _epoch_ms(value: Any) -> int | None:
+    if isinstance(value, datetime):
+        return round(value.timestamp() * 1000)
+    return int(value) if value is not None else None
+
+
+def _destination_check(duckdb_file: Path, ids: list[str], at_ms: int) -> tuple[int, int, int]:
+    """(rows, distinct keys, active users whose lastSeenDate is `at_ms`) in the destination."""
+    import duckdb
+
+    key, cursor = h.column_name(h.USERS.primary_key), h.column_name(h.USERS.cursor or "lastSeenDate")
+    table = f"{settings.DEFAULT_DATASET}.{h.USERS.name}"
+    with duckdb.connect(str(duckdb_file), read_only=True) as con:
+        rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT {key}) FROM {table}").fetchone()
+        seen = con.execute(f"SELECT {cursor} FROM {table} WHERE {key} IN (SELECT unnest(?))", [ids]).fetchall()
+    return rows, distinct, sum(1 for (v,) in seen if _epoch_ms(v) == at_ms)
+
+
+def run(users: int, *, workroot: Path, active_share: float = ACTIVE_SHARE) -> IncrementalResult:
+    workdir = workroot / "incremental"
+    child_args = ["ours", "--workdir", str(workdir), "--pipeline-name", PIPELINE_NAME]
+    errors: list[str] = []
+    h.progress(f"starting the emulator with {users:,} users")
+    with h.emulator_process(users) as emulator:
+        control = h.remote_control(emulator)
+
+        h.progress(f"ours: full load of {users:,} users")
+        control.reset_log()
+        full = h.run_child("contenders.py", child_args, workdir=workdir, handle=emulator)
+        full["requests"] = h.list_requests(control)
+        if full["rows"] != users:
+            errors.append(f"full load put {full['rows']:,} rows in the destination; expected {users:,}")
+
+        active = max(1, round(users * active_share))
+        h.progress(f"simulating activity on {active:,} users")
+        ids = control.simulate_activity(count=active)
+        at_ms = control.record(h.USERS.name, ids[0])[h.USERS.cursor]
+
+        h.progress("ours: incremental load")
+        control.reset_log()
+        incremental = h.run_child("contenders.py", child_args, workdir=workdir, handle=emulator)
+        incremental["requests"] = h.list_requests(control)
+
+    rows, distinct, fresh = _destination_check(workdir / f"{PIPELINE_NAME}.duckdb", ids, at_ms)
+    if rows != users or distinct != users:
+        errors.append(f"after the incremental load the destination has {rows:,} rows "
+                      f"({distinct:,} distinct keys); expected {users:,}")
+    if fresh != len(ids):
+        errors.append(f"{len(ids) - fresh:,} of {len(ids):,} active users kept a stale lastSeenDate")
+    return IncrementalResult(users, len(ids), full, incremental, len(ids) - fresh, errors)
+
+
+def tables(result: IncrementalResult) -> list[h.Table]:
+    table = h.Table(
+        f"Incremental load after activity on {result.active:,} of {result.users:,} users",
+        ["run", "rows fetched", "requests", "wall s", "peak RSS MB", "load avg", "share of full"],
+    )
+    for label, run in (("full", result.full), ("incremental", result.incremental)):
+        fetched = run.get("extracted")
+        table.add(label, "-" if fetched is None else h.fmt_int(fetched), h.fmt_int(run["requests"]),
+                  h.fmt_s(run["seconds"]), f"{run['peak_rss_mb']:,.0f}", h.fmt_load(run),
+                  f"{run['seconds'] / result.full['seconds']:.1%}")
+    table.notes.append(
+        "rows fetched: rows the run extracted (dlt's normalize count); requests: GET /users as the emulator "
+        f"counted them; active users stale in the destination: {result.stale_rows:,}"
+    )
+    return [table]
+
+
+def targets(result: IncrementalResult) -> list[h.Target]:
+    return [h.Target("incremental / full time", result.time_share * 100, TIME_SHARE_LIMIT * 100, "<=", "%",
+                     f"{result.active:,} active of {result.users:,} users")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Incremental-load bench: full load, 1% activity, incremental.")
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS, help=f"tenant size (default {DEFAULT_USERS:,})")
+    parser.add_argument("--markdown-out", type=Path, help="also write the tables as markdown to this file")
+    args = parser.parse_args(argv)
+    machine = h.machine_table()
+    with tempfile.TemporaryDirectory(prefix="px-bench-") as tmp:
+        result = run(args.users, workroot=Path(tmp))
+    h.finish_machine_table(machine)
+    report = [machine, *tables(result), h.targets_table(targets(result))]
+    h.print_tables(report)
+    if args.markdown_out:
+        h.write_markdown(args.markdown_out, report)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The contenders, one per process: `python bench/contenders.py {floor,peer,ours} ...`.
+
+Each reads the base URL and API key from the environment (the key never goes on
+a command line), does its work against the emulator, and prints one JSON line:
+rows (counted in the destination, not trusted from the loader), wall seconds
+of the work alone (interpreter start and imports excluded, the same for all),
+its own peak RSS, and dlt's per-step timings where there are any.
+
+- floor: every page of /users over one keep-alive session, parsed with orjson.
+- peer:  dlt's generic `rest_api_source`, declared for the same endpoint.
+- ours:  `gainsight_px_source(...).with_resources("users")`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import _harness  # bench/ is on sys.path when this file runs as a script
+import orjson
+import requests
+from gainsight_px import settings
+from gainsight_px.endpoints import CONTRACT
+
+USERS = CONTRACT["users"]
+PAGE_SIZE = CONTRACT.max_page_size
+
+
+def _base_url() -> str:
+    return os.environ[settings.BASE_URL_ENV]
+
+
+def _api_key() -> str:
+    return os.environ[settings.API_KEY_ENV]
+
+
+def floor(args: argparse.Namespace) -> dict[str, Any]:
+    """Fetch and parse every page, keep nothing: what HTTP + JSON alone cost here."""
+    session = requests.Session()
+    session.headers[CONTRACT.api_key_header] = _api_key()
+    url = _base_url() + USERS.path
+    params: dict[str, Any] = {"pageSize": PAGE_SIZE}
+    rows = pages = 0
+    started = time.perf_counter()
+    while True:
+        response = session.get(url, params=params, timeout=60)
+        response.raise_for_status()
+        page = orjson.loads(response.content)
+        results = page[USERS.response_key]
+        rows += len(results)
+        pages += 1
+        if len(results) < PAGE_SIZE:  # BEHAVIOUR.md: a short page ends the scan
+            break
+        params = {"pageSize": PAGE_SIZE, "scrollId": page["scrollId"]}
+    seconds = time.perf_counter() - started
+    return {"rows": rows, "distinct_keys": rows, "seconds": seconds, "pages": pages}
+
+
+def peer_config(base_url: str, api_key: str) -> dict[str, Any]:
+    """dlt's generic REST source, declared for /users as a dlt user would write it.
+
+    PX always returns a `scrollId`, even on the last page, so the cursor
+    paginator alone would never stop. `stop_after_empty_page` is dlt's own,
+    declarative stop condition: it costs one extra request (the empty page
+    after the short one, which BEHAVIOUR.md says the API answers) and no code.
+    """
+    return {
+        "client": {
+            "base_url": base_url,
+            "auth": {"type": "api_key", "name": CONTRACT.api_key_header, "api_key": api_key,
+                     "location": "header"},
+            "paginator": {"type": "cursor", "cursor_path": "scrollId", "cursor_param": "scrollId",
+                          "stop_after_empty_page": True},
+        },
+        "resource_defaults": {"primary_key": USERS.primary_key, "write_disposition": "merge"},
+        "resources": [{
+            "name": USERS.name,
+            "endpoint": {
+                "path": USERS.path.lstrip("/"),
+                "params": {"pageSize": PAGE_SIZE},
+                "data_selector": USERS.response_key,
+            },
+        }],
+    }
+
+
+def _pipeline(name: str, workdir: Path, dataset: str) -> Any:
+    import dlt
+
+    return dlt.pipeline(
+        pipeline_name=name,
+        pipelines_dir=str(workdir / "pipelines"),
+        destination=dlt.destinations.duckdb(str(workdir / f"{name}.duckdb")),
+        dataset_name=dataset,
+    )
+
+
+def _loaded(pipeline: Any, seconds: float) -> dict[str, Any]:
+    """Rows and distinct keys as the destination has them, and dlt's step timings."""
+    key = pipeline.default_schema.naming.normalize_identifier(USERS.primary_key)
+    table = pipeline.default_schema.naming.normalize_table_identifier(USERS.name)
+    with pipeline.sql_client() as client:
+        rows, distinct = client.execute_sql(
+            f"SELECT count(*), count(DISTINCT {key}) FROM {client.make_qualified_table_name(table)}"
+        )[0]
+    steps, extracted = {}, None
+    trace = pipeline.last_trace
+    if trace is not None:
+        for step in trace.steps:
+            if step.finished_at and step.started_at:
+                steps[step.step] = round((step.finished_at - step.started_at).total_seconds(), 3)
+        if trace.last_normalize_info is not None:
+            extracted = trace.last_normalize_info.row_counts.get(table, 0)
+    return {"rows": int(rows), "distinct_keys": int(distinct), "seconds": seconds, "steps": steps,
+            "extracted": extracted}
+
+
+def peer(args: argparse.Namespace) -> dict[str, Any]:
+    from dlt.sources.rest_api import rest_api_source
+
+    started = time.perf_counter()
+    pipeline = _pipeline("bench_peer", args.workdir, "peer")
+    pipeline.run(rest_api_source(peer_config(_base_url(), _api_key())))
+    return _loaded(pipeline, time.perf_counter() - started)
+
+
+def ours(args: argparse.Namespace) -> dict[str, Any]:
+    from gainsight_px.source import gainsight_px_source
+
+    started = time.perf_counter()
+    pipeline = _pipeline(args.pipeline_name, args.workdir, settings.DEFAULT_DATASET)
+    source = gainsight_px_source(base_url=_base_url(), api_key=_api_key()).with_resources(USERS.name)
+    pipeline.run(source)
+    return _loaded(pipeline, time.perf_counter() - started)
+
+
+CONTENDERS = {"floor": floor, "peer": peer, "ours": ours}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("contender", choices=sorted(CONTENDERS))
+    parser.add_argument("--workdir", type=Path, default=Path.cwd(),
+                        help="where the DuckDB file and pipeline state go (default: cwd)")
+    parser.add_argument("--pipeline-name", default="bench_ours",
+                        help="ours only: reuse a name to run incrementally on the same state")
+    args = parser.parse_args(argv)
+    result = CONTENDERS[args.contender](args)
+    result["contender"] = args.contender
+    _harness.emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Every bench in one run: full-load sweep, incremental, push; then all targets.
+
+    python bench/run_all.py                              # the recorded run (100k + 1M users)
+    python bench/run_all.py --smoke                      # tiny: proves the scripts still work
+    python bench/run_all.py --markdown-out bench/last.md # also write the tables as markdown
+
+Exit 0 when every contender loaded exactly the tenant's rows and every part
+ran; a target MISS is reported, not turned into a failure (the figures are
+for people to read, and a smoke run's figures mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import _harness as h
+import bench_incremental
+import bench_load
+import push_section
+
+SMOKE_USERS = 2_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run every bench and print one report.")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"tiny run ({SMOKE_USERS:,} users, few push rows): proves the scripts work")
+    parser.add_argument("--users", type=int, nargs="+",
+                        help="full-load sizes (default: 100000 1000000; smoke: 2000)")
+    parser.add_argument("--incremental-users", type=int,
+                        help="incremental tenant size (default: the largest full-load size)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="full-load runs per contender, interleaved; the fastest is reported (default 1)")
+    parser.add_argument("--skip", nargs="+", choices=("load", "incremental", "push"), default=[],
+                        help="parts to leave out")
+    parser.add_argument("--markdown-out", type=Path, help="also write the report as markdown to this file")
+    args = parser.parse_args(argv)
+
+    sizes = sorted(args.users or ([SMOKE_USERS] if args.smoke else list(bench_load.DEFAULT_SIZES)))
+    report: list[h.Table] = [h.machine_table()]
+    targets: list[h.Target] = []
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="px-bench-") as tmp:
+        workroot = Path(tmp)
+        if "load" not in args.skip:
+            load = bench_load.run(sizes, workroot=workroot, repeat=max(1, args.repeat))
+            report += bench_load.tables(load)
+            targets += bench_load.targets(load)
+            errors += load.errors
+        if "incremental" not in args.skip:
+            incremental = bench_incremental.run(args.incremental_users or sizes[-1], workroot=workroot)
+            report += bench_incremental.tables(incremental)
+            targets += bench_incremental.targets(incremental)
+            errors += incremental.errors
+        if "push" not in args.skip:
+            push = push_section.run(smoke=args.smoke, workroot=workroot)
+            report += push.tables
+            targets += push.targets
+            errors += push.errors
+
+    h.finish_machine_table(report[0])
+    summary = h.targets_table(targets)
+    if args.smoke:
+        summary.notes.append("smoke run: these figures only prove the scripts work; they say nothing of the targets")
+    report.append(summary)
+    h.print_tables(report)
+    if args.markdown_out:
+        h.write_markdown(args.markdown_out, report)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
