@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -85,3 +87,28 @@ def test_the_command_is_registered():
 
     args = build_parser().parse_args(["emulator", "--port", "0", "--users", "5"])
     assert args.port == 0 and args.users == 5 and callable(args.run)
+
+
+def test_clients_hanging_up_mid_answer_print_no_tracebacks():
+    # Timeouts, Ctrl-C and fault tests drop connections all the time; the
+    # emulator's stderr must stay readable (it printed one traceback per hang-up).
+    proc, lines = start_cli("--users", "3000")
+    try:
+        port = int(value(lines, "base URL").rsplit(":", 1)[1].split("/")[0])
+        request = (f"GET /v1/users?pageSize=500 HTTP/1.1\r\nHost: x\r\n"
+                   f"X-APTRINSIC-API-KEY: {EMULATOR_API_KEY}\r\n\r\n").encode()
+        for _ in range(20):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(request)
+            # Abortive close (RST), so the server's write of the 500-user page fails.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        # The server still answers afterwards.
+        r = requests.get(f"http://127.0.0.1:{port}/v1/users", params={"pageSize": 1},
+                         headers={"X-APTRINSIC-API-KEY": EMULATOR_API_KEY})
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "Traceback" not in err, err[:2000]

@@ -27,6 +27,7 @@ import contextlib
 import math
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -137,6 +138,13 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
         super().__init__(addr, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up mid-answer are routine (timeouts, Ctrl-C, fault tests);
+        # anything else still gets the standard traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
