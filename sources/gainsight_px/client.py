@@ -136,6 +136,25 @@ def raise_for_api_error(response: requests.Response, method: str, path: str) -> 
     raise APIError(f"{where}: HTTP {response.status_code} {message}", **kwargs)
 
 
+def environment_settings(base_url: str) -> dict[str, Any]:
+    """Session attributes equal to what requests reads from the environment on each request.
+
+    requests looks up proxies, CA bundle and netrc from the environment for every
+    request (~0.1 ms of CPU here, ~0.2 s per million users loaded; more with a
+    larger environment). Every request
+    of a client goes to the one `base_url` host, so the answer is the same each
+    time: resolve it once and switch the per-request lookup off.
+    """
+    session = requests.Session()  # requests' own merge, so the result is exactly its own
+    merged = session.merge_environment_settings(base_url, {}, None, None, None)
+    attrs: dict[str, Any] = {"trust_env": False, "proxies": merged["proxies"], "verify": merged["verify"]}
+    netrc_auth = requests.utils.get_netrc_auth(base_url)
+    if netrc_auth:  # requests applies netrc credentials when no other auth is set
+        attrs["auth"] = netrc_auth
+    session.close()
+    return attrs
+
+
 class PXClient:
     """A thread-safe client for one PX tenant.
 
@@ -166,7 +185,7 @@ class PXClient:
             request_backoff_factor=backoff_factor,
             request_max_retry_delay=max_retry_delay,
             respect_retry_after_header=True,
-            session_attrs={"headers": headers},
+            session_attrs={"headers": headers, **environment_settings(self.base_url)},
         )
         self._clients: dict[RetryPolicy, RetryingClient] = {
             "all": RetryingClient(**common),

@@ -153,3 +153,16 @@ def test_malformed_pages_from_the_api_load_without_loss(loader: Loader) -> None:
         assert row["score"] in (original["score"], None)
         assert row["number_of_visits"] in (original["numberOfVisits"], None)
     assert sum(r["score"] is None for r in malformed) >= 1
+
+
+def test_keys_sharing_a_column_lose_no_value() -> None:
+    # "planType" and "plan_type" both become custom_attributes__plan_type: the first
+    # non-null value takes the column, a second one in the same record its text variant.
+    columns = convert([
+        user("a", customAttributes={"planType": True, "plan_type": "Pro"}),
+        user("b", customAttributes={"plan_type": False}),
+        user("c", customAttributes={"planType": None, "plan_type": True}),
+    ])
+
+    assert columns["custom_attributes__plan_type"] == [True, False, True]
+    assert columns["custom_attributes__plan_type__v_text"] == ["Pro", None, None]

@@ -98,3 +98,51 @@ def test_filesystem_destination_gets_the_same_data_as_duckdb(loader: Loader, tmp
         from_duckdb = {k: {c: v for c, v in row.items() if not c.startswith("_dlt")}
                        for k, row in loader.rows(table, key=key).items()}
         assert from_files == from_duckdb, table
+
+
+def _duckdb_settings(destination, tmp_path: Path, name: str) -> dict[str, str]:
+    """The settings a load's DuckDB connection runs with."""
+    pipeline = dlt.pipeline(name, pipelines_dir=str(tmp_path / name), destination=destination,
+                            dataset_name="gainsight_px")
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', 'preserve_insertion_order')")
+    return dict(rows)
+
+
+def test_default_duckdb_caps_memory_and_config_overrides_it(tmp_path: Path, monkeypatch) -> None:
+    from gainsight_px.load import default_destination
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
+    defaults = _duckdb_settings(default_destination(), tmp_path, "defaults")
+    # A configured file path keeps the settings; a configured global_config wins over them.
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "configured.duckdb"))
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"memory_limit": "1GB"}')
+    configured = _duckdb_settings(default_destination(), tmp_path, "configured")
+
+    assert defaults["preserve_insertion_order"] == "false"
+    assert defaults["memory_limit"].replace(" ", "") in ("91.5MiB", "96.0MB", "96MB")
+    assert (tmp_path / "gainsight.duckdb").exists()
+    assert configured["preserve_insertion_order"] == "false"
+    assert configured["memory_limit"].replace(" ", "") in ("953.6MiB", "1.0GB", "1GB")
+    assert (tmp_path / "configured.duckdb").exists()
+
+
+def test_the_client_still_honours_proxy_variables(emulator: Emulator, monkeypatch) -> None:
+    # The client resolves the proxy environment once, not per request: the same answer as requests'.
+    import requests
+    from gainsight_px.client import PXClient
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = PXClient(emulator.base_url, EMULATOR_API_KEY)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    bypassed = PXClient(emulator.base_url, EMULATOR_API_KEY)
+    before = sum(emulator.control.request_counts().values())
+
+    with pytest.raises(requests.exceptions.ProxyError):
+        proxied.get_json("/users", {"pageSize": 1}, retry="throttle_only")
+    assert sum(emulator.control.request_counts().values()) == before
+    assert len(bypassed.get_json("/users", {"pageSize": 1})["results"]) == 1
