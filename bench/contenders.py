@@ -88,13 +88,20 @@ def peer_config(base_url: str, api_key: str) -> dict[str, Any]:
     }
 
 
-def _pipeline(name: str, workdir: Path, dataset: str) -> Any:
-    import dlt
+def _pipeline(name: str, workdir: Path, dataset: str, *, tuned: bool = False) -> Any:
+    """A fresh pipeline into its own DuckDB file.
 
+    `tuned` gives the DuckDB settings `gainsight-px load` uses (a memory cap), so
+    that "ours" measures what users of the CLI get; the peer gets dlt's defaults.
+    """
+    import dlt
+    from gainsight_px.load import duckdb_destination
+
+    path = str(workdir / f"{name}.duckdb")
     return dlt.pipeline(
         pipeline_name=name,
         pipelines_dir=str(workdir / "pipelines"),
-        destination=dlt.destinations.duckdb(str(workdir / f"{name}.duckdb")),
+        destination=duckdb_destination(path) if tuned else dlt.destinations.duckdb(path),
         dataset_name=dataset,
     )
 
@@ -132,7 +139,7 @@ def ours(args: argparse.Namespace) -> dict[str, Any]:
     from gainsight_px.source import gainsight_px_source
 
     started = time.perf_counter()
-    pipeline = _pipeline(args.pipeline_name, args.workdir, settings.DEFAULT_DATASET)
+    pipeline = _pipeline(args.pipeline_name, args.workdir, settings.DEFAULT_DATASET, tuned=True)
     source = gainsight_px_source(base_url=_base_url(), api_key=_api_key()).with_resources(USERS.name)
     pipeline.run(source)
     return _loaded(pipeline, time.perf_counter() - started)
