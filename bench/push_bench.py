@@ -18,56 +18,22 @@ throughput for 429s.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _harness as h
+
 TARGET_FRACTION = 0.85
+# The push creates new users; the tenant it starts from only needs to exist.
+PUSH_TENANT_USERS = 100
 TARGET_429_SHARE = 0.01
-
-
-def _serve(rate_limit: float) -> int:
-    """Child side: a small tenant, rate-limited, until stdin closes."""
-    from gainsight_px import settings
-    from gainsight_px.emulator import Emulator, TenantSpec
-
-    emulator = Emulator(tenant=TenantSpec(users=100, seed=7), api_key=settings.EMULATOR_API_KEY,
-                        rate_limit=rate_limit, host="127.0.0.1", port=0).start()
-    try:
-        print(json.dumps({"base_url": emulator.base_url, "control_url": emulator.control_url}), flush=True)
-        sys.stdin.read()
-    finally:
-        emulator.stop()
-    return 0
-
-
-@contextlib.contextmanager
-def emulator_process(rate_limit: float) -> Iterator[dict[str, str]]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--limit", str(rate_limit)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line:
-            raise RuntimeError(f"the emulator process exited with {proc.wait(timeout=10)}")
-        yield json.loads(line)
-    finally:
-        with contextlib.suppress(OSError):
-            if proc.stdin:
-                proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def write_users_csv(path: Path, rows: int) -> None:
@@ -130,14 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=None, help="client --rate (default: 95%% of --limit)")
     parser.add_argument("--concurrency", type=int, default=None, help="client --concurrency (default 16)")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        return _serve(args.limit)
 
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    with tempfile.TemporaryDirectory(prefix="push-bench-") as tmp, emulator_process(args.limit) as emu:
-        r = measure(emu["base_url"], emu["control_url"], rows=args.rows, limit=args.limit, rate=args.rate,
+    with tempfile.TemporaryDirectory(prefix="push-bench-") as tmp, h.emulator_process(PUSH_TENANT_USERS, seed=7, rate_limit=args.limit) as emu:
+        r = measure(emu.base_url, emu.control_url, rows=args.rows, limit=args.limit, rate=args.rate,
                     concurrency=args.concurrency, workdir=Path(tmp))
     verdict = "PASS" if r["target_met"] else "MISS"
     print(f"push bench on {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()})")
