@@ -1,4 +1,4 @@
-"""One HTTP client for the PX API: auth header, timeouts, retries, errors, rate limit.
+"""One HTTP client for the PX API: auth header, timeouts, retries, errors.
 
 Retries come from dlt's requests helper (`dlt.sources.helpers.requests.Client`):
 exponential backoff on 429 and 5xx, `Retry-After` honoured, connection errors
@@ -8,15 +8,14 @@ is lost, so retrying it could silently skip a page. Such requests retry only
 429 (the server refused before doing anything); anything else surfaces to
 `paging.py`, which restarts the scan from the last cursor value.
 
-The push engine uses `send()` (one attempt, no hidden retries) so that it can
-count 429s and slow its rate limiter down adaptively.
+The push engine does not use `PXClient` (see push/sender.py: it needs every
+attempt visible, and urllib3 directly); it reuses the checks and error
+helpers below, and `ratelimit.TokenBucket`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -191,8 +190,6 @@ class PXClient:
             "all": RetryingClient(**common),
             "throttle_only": RetryingClient(**common, status_codes=(429,), exceptions=()),
         }
-        # For `send()`: no retries at all, the caller decides.
-        self._once = RetryingClient(**{**common, "request_max_attempts": 1}, status_codes=(), exceptions=())
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -216,72 +213,3 @@ class PXClient:
             raise APIError(f"GET {path}: expected a JSON object, got {type(body).__name__}",
                            status=response.status_code, method="GET", path=path)
         return body
-
-    def request(self, method: str, path: str, *, json_body: Any = None,
-                params: dict[str, Any] | None = None) -> requests.Response:
-        """One request with dlt's retries on 429/5xx; error statuses are raised as `APIError`."""
-        data = orjson.dumps(json_body) if json_body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else None
-        response = self._clients["all"].session.request(
-            method, self.url(path), data=data, params=params, headers=headers
-        )
-        raise_for_api_error(response, method, path)
-        return response
-
-    def send(self, method: str, path: str, *, json_body: Any = None,
-             timeout: float | None = None) -> requests.Response:
-        """Exactly one attempt; returns any response and raises only transport errors."""
-        data = orjson.dumps(json_body) if json_body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else None
-        return self._once.session.request(
-            method, self.url(path), data=data, headers=headers, timeout=timeout or self.timeout
-        )
-
-
-class TokenBucket:
-    """A thread-safe token bucket whose rate adapts: down on 429s, slowly back up on success.
-
-    `acquire()` blocks until a token is free. `slow_down()` halves the rate (not
-    below `min_rate`); `speed_up()` adds back a small step towards the ceiling.
-    """
-
-    def __init__(self, rate: float, burst: float | None = None, *, min_rate: float = 1.0) -> None:
-        if rate <= 0:
-            raise ConfigError(f"rate limit must be positive, got {rate}")
-        self.ceiling = float(rate)
-        self.rate = float(rate)
-        self.min_rate = min(min_rate, self.ceiling)
-        self.burst = float(burst if burst is not None else max(1.0, rate / 10))
-        self._tokens = self.burst
-        self._last = time.monotonic()
-        self._lock = threading.Lock()
-        self._paused_until = 0.0
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-                self._last = now
-                wait = max(0.0, self._paused_until - now)
-                if wait == 0.0 and self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return
-                if wait == 0.0:
-                    wait = (1.0 - self._tokens) / self.rate
-            time.sleep(wait)
-
-    def pause(self, seconds: float) -> None:
-        """Hold every caller for `seconds` (a server's Retry-After)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-            self._tokens = 0.0
-
-    def slow_down(self) -> None:
-        with self._lock:
-            self.rate = max(self.min_rate, self.rate / 2)
-            self._tokens = min(self._tokens, 0.0)
-
-    def speed_up(self) -> None:
-        with self._lock:
-            self.rate = min(self.ceiling, self.rate + max(0.5, self.ceiling / 200))

@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from gainsight_px.endpoints import CONTRACT, Dialect, Endpoint
+from gainsight_px.ratelimit import TokenBucket
 from gainsight_px.settings import EMULATOR_API_KEY, EMULATOR_READ_ONLY_KEY
 
 from .control import ActivityLog, Control
@@ -104,28 +105,6 @@ class Router:
                 if seg and "/" not in seg:
                     return route, unquote(seg)
         return None
-
-
-class TokenBucket:
-    """`rate` requests per second, bursts of max(1, rate)."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = float(rate)
-        self.burst = max(1.0, self.rate)
-        self.tokens = self.burst
-        self.last = time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> float:
-        """0 if a request may pass now, else seconds until one may."""
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
-                return 0.0
-            return (1.0 - self.tokens) / self.rate
 
 
 class _Server(ThreadingHTTPServer):
@@ -295,7 +274,7 @@ class Emulator:
         if rate is not None and rate <= 0:
             raise ValueError("rate_limit must be > 0 (or None for unlimited)")
         self.rate_limit = rate
-        self._bucket = TokenBucket(rate) if rate else None
+        self._bucket = TokenBucket(rate, burst=max(1.0, rate)) if rate else None
         if retry_after is not None:
             self.retry_after = bool(retry_after)
 
