@@ -279,14 +279,6 @@ def run_load(
     started = time.perf_counter()
     secret = source_kwargs.get("api_key") or _configured_api_key()
     try:
-        source = gainsight_px_source(**source_kwargs).with_resources(*selected)
-    except ConfigFieldMissingException as exc:
-        raise _missing_config(exc) from None
-    except GainsightPXError:
-        raise
-    except Exception as exc:
-        raise _unwrap(exc, secret) from None
-    try:
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name,
             pipelines_dir=pipelines_dir,
@@ -297,6 +289,17 @@ def run_load(
     except GainsightPXError:
         raise
     except Exception as exc:  # e.g. an unknown destination name
+        raise _unwrap(exc, secret) from None
+    # The source only after its pipeline: dlt gives a new source the naming convention
+    # of the active pipeline, which may be another one in this process (e.g. a push
+    # through px_destination, whose "direct" naming would leave camelCase columns).
+    try:
+        source = gainsight_px_source(**source_kwargs).with_resources(*selected)
+    except ConfigFieldMissingException as exc:
+        raise _missing_config(exc) from None
+    except GainsightPXError:
+        raise
+    except Exception as exc:
         raise _unwrap(exc, secret) from None
     location = _duckdb_location(pipeline)
     if location and os.path.basename(location).split(".")[0] == pipeline.dataset_name:

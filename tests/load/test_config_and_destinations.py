@@ -146,3 +146,23 @@ def test_the_client_still_honours_proxy_variables(emulator: Emulator, monkeypatc
         proxied.get_json("/users", {"pageSize": 1}, retry="throttle_only")
     assert sum(emulator.control.request_counts().values()) == before
     assert len(bypassed.get_json("/users", {"pageSize": 1})["results"]) == 1
+
+
+def test_another_pipelines_naming_does_not_leak_into_the_load(loader: Loader, tmp_path: Path) -> None:
+    # dlt gives a new source the naming of the active pipeline. A process that first
+    # ran a "direct"-naming pipeline (e.g. a push through px_destination) must still
+    # get snake_case warehouse columns.
+    @dlt.destination(naming_convention="direct")
+    def discard(items, table) -> None:
+        pass
+
+    dlt.pipeline("other", destination=discard, pipelines_dir=str(tmp_path / "other")).run(
+        [{"someField": 1}], table_name="things"
+    )
+
+    loader.run(resources="users")
+
+    columns = {row[0] for row in loader.query("SELECT column_name FROM information_schema.columns "
+                                               "WHERE table_schema = 'gainsight_px' AND table_name = 'users'")}
+    assert {"aptrinsic_id", "last_seen_date", "number_of_visits"} <= columns
+    assert "aptrinsicId" not in columns
