@@ -26,7 +26,6 @@ from reliability_harness import (
     PAGE_SIZE,
     TENANT,
     Snapshot,
-    Workdir,
     assert_same_tables,
     clean_load_snapshot,
     new_emulator,
@@ -83,18 +82,6 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
         return clean_load_snapshot(emulator.base_url, tmp_path_factory.mktemp("clean-load"))
     finally:
         emulator.stop()
-
-
-@pytest.fixture
-def make_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """`make_work(emulator)` -> a Workdir whose environment is applied to this process (cwd too)."""
-    def make(emulator: Any) -> Workdir:
-        work = Workdir(tmp_path / "work", emulator.base_url)
-        for name, value in work.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.chdir(work.path)
-        return work
-    return make
 
 
 def rows_loaded(output: str, table: str) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +25,6 @@ from gainsight_px.emulator import Emulator
 from gainsight_px.push import push_csv
 from gainsight_px.settings import API_KEY_ENV, EMULATOR_API_KEY
 from reliability_harness import (
-    Workdir,
     event_identity,
     event_rows,
     expected_event_identities,
@@ -89,17 +87,6 @@ def clean_users(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
         emulator.stop()
 
 
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    def make(emulator: Emulator) -> Workdir:
-        w = Workdir(tmp_path / "work", emulator.base_url)
-        for name, value in w.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.chdir(w.path)
-        return w
-    return make
-
-
 def wait_for_slow_writes(emulator: Emulator, count: int) -> None:
     """Writes held up by a `slow` fault are applied after the client gave up on them: wait for them."""
     deadline = time.monotonic() + 30
@@ -110,12 +97,12 @@ def wait_for_slow_writes(emulator: Emulator, count: int) -> None:
 
 @pytest.mark.parametrize("entity", ["users", "events"])
 @pytest.mark.parametrize("fault", PUSH_FAULTS, ids=lambda f: f.id)
-def test_push_fault_ends_identical_to_a_clean_push(fault: Fault, entity: str, work: Any,
+def test_push_fault_ends_identical_to_a_clean_push(fault: Fault, entity: str, make_work: Any,
                                                    clean_users: dict[str, dict[str, Any]],
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     emulator = new_emulator()
     try:
-        w = work(emulator)
+        w = make_work(emulator)
         header, rows = rows_for(entity)
         path = write_csv(w.path / f"{entity}.csv", header, rows)
         if fault.immediate:
@@ -165,10 +152,10 @@ def test_push_fault_ends_identical_to_a_clean_push(fault: Fault, entity: str, wo
 
 @pytest.mark.parametrize("entity", ["users", "events"])
 def test_push_with_auth_revoked_mid_run_fails_cleanly_and_the_rerun_completes(
-        entity: str, work: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        entity: str, make_work: Any, capsys: pytest.CaptureFixture[str]) -> None:
     emulator = new_emulator()
     try:
-        w = work(emulator)
+        w = make_work(emulator)
         header, rows = user_rows(120) if entity == "users" else event_rows(120)
         path = write_csv(w.path / f"{entity}.csv", header, rows)
         resource = "users" if entity == "users" else "custom_events"
