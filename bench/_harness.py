@@ -381,6 +381,16 @@ def write_markdown(path: Path, tables: Sequence[Table]) -> None:
     path.write_text("\n\n".join(t.markdown() for t in tables) + "\n", encoding="utf-8")
 
 
+def publish(report: Sequence[Table], markdown_out: Path | None, errors: Sequence[str]) -> int:
+    """Print the report (and write it as markdown if asked); the exit status: 1 if anything failed."""
+    print_tables(report)
+    if markdown_out:
+        write_markdown(markdown_out, report)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
 def progress(message: str) -> None:
     """Progress goes to stderr so stdout stays the tables."""
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -129,12 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(args.users, workroot=Path(tmp))
     h.finish_machine_table(machine)
     report = [machine, *tables(result), h.targets_table(targets(result))]
-    h.print_tables(report)
-    if args.markdown_out:
-        h.write_markdown(args.markdown_out, report)
-    for error in result.errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if result.errors else 0
+    return h.publish(report, args.markdown_out, result.errors)
 
 
 if __name__ == "__main__":

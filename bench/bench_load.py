@@ -163,12 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(sorted(args.users), args.contenders, workroot=Path(tmp), repeat=max(1, args.repeat))
     h.finish_machine_table(machine)
     report = [machine, *tables(results), h.targets_table(targets(results))]
-    h.print_tables(report)
-    if args.markdown_out:
-        h.write_markdown(args.markdown_out, report)
-    for error in results.errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if results.errors else 0
+    return h.publish(report, args.markdown_out, results.errors)
 
 
 if __name__ == "__main__":

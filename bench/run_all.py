@@ -66,12 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         summary.notes.append("smoke run: these figures only prove the scripts work; they say nothing of the targets")
     report.append(summary)
-    h.print_tables(report)
-    if args.markdown_out:
-        h.write_markdown(args.markdown_out, report)
-    for error in errors:
-        print(f"error: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    return h.publish(report, args.markdown_out, errors)
 
 
 if __name__ == "__main__":
