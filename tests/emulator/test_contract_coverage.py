@@ -12,12 +12,8 @@ import yaml
 from emu_helpers import seg
 
 _REPO = Path(__file__).resolve().parents[2]
-# The contract lives in shared/, beside the checkout (CI lays it there too).
-_CANDIDATES = [
-    _REPO.parent / "shared" / "spec" / "gainsight-px-openapi.yml",
-    Path("/work/shared/spec/gainsight-px-openapi.yml"),
-]
-CONTRACT_FILE = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
+# The contract the project implements, kept in the repository (spec/).
+CONTRACT_FILE = _REPO / "spec" / "gainsight-px-openapi.yml"
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -25,7 +21,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 def load_contract() -> dict:
     if not CONTRACT_FILE.exists():
         # Failing, not skipping: a coverage test that silently skips proves nothing.
-        pytest.fail(f"contract not found; looked at {', '.join(map(str, _CANDIDATES))}")
+        pytest.fail(f"contract not found at {CONTRACT_FILE}; it belongs in the repository's spec/ folder")
     return yaml.safe_load(CONTRACT_FILE.read_text(encoding="utf-8"))
 
 
