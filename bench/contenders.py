@@ -53,7 +53,7 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
         results = page[USERS.response_key]
         rows += len(results)
         pages += 1
-        if len(results) < PAGE_SIZE:  # BEHAVIOUR.md: a short page ends the scan
+        if len(results) < PAGE_SIZE:  # docs/api-behaviour.md: a short page ends the scan
             break
         params = {"pageSize": PAGE_SIZE, "scrollId": page["scrollId"]}
     seconds = time.perf_counter() - started
@@ -66,7 +66,7 @@ def peer_config(base_url: str, api_key: str) -> dict[str, Any]:
     PX always returns a `scrollId`, even on the last page, so the cursor
     paginator alone would never stop. `stop_after_empty_page` is dlt's own,
     declarative stop condition: it costs one extra request (the empty page
-    after the short one, which BEHAVIOUR.md says the API answers) and no code.
+    after the short one, which docs/api-behaviour.md says the API answers) and no code.
     """
     return {
         "client": {

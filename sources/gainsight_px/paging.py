@@ -5,7 +5,7 @@ whose answer is lost after the server may already have moved on, needs a
 *new* scan that starts where the data (not the scroll) left off.
 
 - The scan ends on a short or empty page; a `scrollId` that stays set on the
-  last page is expected (BEHAVIOUR.md) and ignored.
+  last page is expected (docs/api-behaviour.md) and ignored.
 - A server that loops (the same page again, or more pages than
   `ceil(totalHits / pageSize) + 2`) raises `PagingError` instead of loading
   forever.

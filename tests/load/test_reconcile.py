@@ -13,7 +13,7 @@ def test_incremental_misses_what_reconcile_catches(loader: Loader) -> None:
     renamed, deleted = users[10]["aptrinsicId"], users[20]["aptrinsicId"]
     account = loader.control.records("accounts")[2]["id"]
     engagement = loader.control.records("engagements")[0]["id"]
-    # Attribute-only change and deletions: lastSeenDate does not move (BEHAVIOUR.md).
+    # Attribute-only change and deletions: lastSeenDate does not move (docs/api-behaviour.md).
     loader.control.update_record("users", renamed, {"title": "Chief Reconciler",
                                                     "customAttributes": {"plan": "Platinum"}})
     loader.control.delete_record("users", deleted)

@@ -7,7 +7,7 @@
         emu.control         # Control: change data behind the client's back, inject faults, read logs
         emu.control_url     # the same over HTTP; RemoteControl(control_url) from another process
 
-It follows the spec's BEHAVIOUR.md point by point; where that page leaves a choice,
+It follows docs/api-behaviour.md point by point; where that page leaves a choice,
 the module docstrings of server.py, store.py and faults.py say which way the
 emulator goes. Stdlib + orjson only.
 """

@@ -5,7 +5,7 @@ table (`gainsight_px.endpoints.CONTRACT`). Order of checks for a contract
 request: route (404/405) -> auth (401, read-only key 403 on writes) -> rate
 limit (429) -> injected fault -> the handler.
 
-Choices where BEHAVIOUR.md leaves room (clients must cope either way):
+Choices where docs/api-behaviour.md leaves room (clients must cope either way):
 - The scrollId stays the same for every page of a scroll (with
   `rotate_scroll_ids=True` each page brings a new one, and any id the scroll
   has answered continues it, as with Elasticsearch). Passing a scrollId

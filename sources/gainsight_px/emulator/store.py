@@ -5,7 +5,7 @@ a new dict and replaces the old one (copy-on-write). A scroll snapshot is then
 just a list of references, which costs a few milliseconds even at 1M users,
 and later writes can never leak into an open scan.
 
-Choices where BEHAVIOUR.md leaves room (clients must cope either way):
+Choices where docs/api-behaviour.md leaves room (clients must cope either way):
 - `filter` values compare by the field's type in the endpoint table; numeric
   fields (integer, number, timestamp) need a numeric value (else 400).
   customAttributes.* compare as numbers when both sides are numbers, else as

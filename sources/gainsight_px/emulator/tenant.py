@@ -3,7 +3,7 @@
 `generate(spec, now_ms)` returns the records of every listable resource, in API
 field names. The same spec and `now_ms` always give the same records; with the
 real clock only the timestamps move. The shape follows what real tenants look
-like (BEHAVIOUR.md "Sizes seen in real tenants"): skewed account sizes, ~10%
+like (docs/api-behaviour.md "Sizes to expect"): skewed account sizes, ~10%
 never-seen users (lastSeenDate 0), ids with `@`, `/`, `+`, spaces and a pair
 that differs only by case, and customAttributes of mixed types with gaps.
 

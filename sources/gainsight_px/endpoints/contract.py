@@ -1,9 +1,4 @@
-"""The Gainsight PX API as data.
-
-One `Dialect` holds everything the source, the push validator and the emulator
-need to know about the API: paths, response keys, paging style, keys, cursors
-and field types. `CONTRACT` is the OpenAPI contract in ../shared/spec; a second
-dialect (Gainsight's published v1 API) would be a second table, not new code.
+"""`CONTRACT`: the seed OpenAPI contract (spec/gainsight-px-openapi.yml), the emulator's default.
 
 Field names here are the API's own (camelCase). Column names in the warehouse
 are derived from them by dlt's snake_case naming convention.
@@ -11,86 +6,7 @@ are derived from them by dlt's snake_case naming convention.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
-FieldType = Literal["string", "integer", "number", "boolean", "timestamp", "object"]
-Paging = Literal["scroll", "none"]
-
-
-@dataclass(frozen=True)
-class Field:
-    """One field of a record as the API sends and accepts it."""
-
-    name: str
-    type: FieldType
-    # Accepted in write bodies (POST/PATCH). Read-only fields are ignored on write.
-    writable: bool = False
-    # Required in a create/upsert body.
-    required: bool = False
-    # "email" and "uri" are checked by the push validator and the emulator.
-    format: str | None = None
-    # Allowed values, for enums (engagement type and state).
-    enum: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A resource of the API: how to list it, key it, and write to it."""
-
-    name: str  # resource / table name, e.g. "users"
-    path: str  # list/create path, e.g. "/users"
-    fields: tuple[Field, ...]
-    primary_key: str  # key of the read record (merge key in the warehouse)
-    paging: Paging = "scroll"
-    response_key: str = "results"
-    item_path: str | None = None  # e.g. "/users/{identifyId}" for GET/PATCH/DELETE
-    write_key: str | None = None  # body field that identifies the record on writes
-    cursor: str | None = None  # incremental cursor field, when the API can filter on it
-    filterable: bool = False  # accepts `filter`
-    sortable: bool = False  # accepts `sort`
-    methods: frozenset[str] = frozenset({"GET"})  # methods on `path`
-    item_methods: frozenset[str] = frozenset()  # methods on `item_path`
-    create_status: int = 200
-    # Nested object whose keys become their own columns / dotted CSV headers.
-    attributes_field: str | None = None
-
-    @property
-    def field_map(self) -> dict[str, Field]:
-        return {f.name: f for f in self.fields}
-
-    @property
-    def timestamp_fields(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields if f.type == "timestamp")
-
-    @property
-    def writable_fields(self) -> tuple[Field, ...]:
-        return tuple(f for f in self.fields if f.writable)
-
-    @property
-    def required_fields(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields if f.required)
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """A complete description of one flavour of the PX API."""
-
-    name: str
-    endpoints: dict[str, Endpoint]
-    max_page_size: int
-    default_page_size: int
-    api_key_header: str = "X-APTRINSIC-API-KEY"
-    # Endpoint names by role, so callers never hard-code paths.
-    events_endpoint: str = "custom_events"
-    regions: dict[str, str] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Endpoint:
-        return self.endpoints[name]
-
-    @property
-    def list_endpoints(self) -> tuple[Endpoint, ...]:
-        return tuple(e for e in self.endpoints.values() if "GET" in e.methods)
+from gainsight_px.endpoints.model import Dialect, Endpoint, Field, FieldType
 
 
 def _f(name: str, type_: FieldType, **kw: object) -> Field:
@@ -191,6 +107,7 @@ CONTRACT = Dialect(
             methods=frozenset({"GET", "POST"}),
             item_methods=frozenset({"GET", "PATCH", "DELETE"}),
             attributes_field="customAttributes",
+            update_method="PATCH",
         ),
         "accounts": Endpoint(
             name="accounts",
@@ -205,6 +122,7 @@ CONTRACT = Dialect(
             methods=frozenset({"GET", "POST"}),
             item_methods=frozenset({"GET", "PATCH", "DELETE"}),
             attributes_field="customAttributes",
+            update_method="PATCH",
         ),
         "features": Endpoint(
             name="features",
@@ -239,5 +157,3 @@ CONTRACT = Dialect(
     },
 )
 
-# The dialect everything uses unless told otherwise.
-DEFAULT_DIALECT = CONTRACT
