@@ -86,6 +86,7 @@ FIELD_TYPES: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
     "timestamp": TIMESTAMP_TYPE,
     "object": pa.string(),  # non-attribute objects travel as JSON text
+    "array": pa.string(),  # so do arrays (propertyKeys, channelMetricList, ...)
 }
 # Python types the slow path accepts per kind before coercing (anything else is a misfit).
 FIT_TYPES: dict[str, frozenset[type]] = {
@@ -104,7 +105,8 @@ _INFERRED_OK: dict[str, frozenset[pa.DataType]] = {
     "timestamp": frozenset({pa.int64(), pa.null()}),
 }
 FIELD_KINDS: dict[str, str] = {"string": "text", "integer": "bigint", "number": "double",
-                               "boolean": "bool", "timestamp": "timestamp", "object": "text"}
+                               "boolean": "bool", "timestamp": "timestamp", "object": "text",
+                               "array": "text"}
 
 VARIANT_SUFFIX = "v_text"
 BLANK_KEY_NAME = "_blank_key"
@@ -335,7 +337,7 @@ class PageConverter:
 
     def _fixed_array(self, f: Field, values: list[Any], records: list[dict[str, Any]]) -> pa.Array:
         kind = FIELD_KINDS[f.type]
-        if f.type != "object":
+        if f.type not in ("object", "array"):
             fast = _fast_array(values, kind)
             if fast is not None:
                 return fast
