@@ -249,10 +249,15 @@ class PageConverter:
         self.naming = naming
         self.key_field = endpoint.primary_key
         self.attributes_field = endpoint.attributes_field
+        # Attribute objects -> the scope their keys' columns are named in ("attr" for the main one).
+        self._attribute_scopes: dict[str, str] = {
+            name: "attr" if name == self.attributes_field else name
+            for name in (endpoint.all_attributes_fields or ())
+        }
         # Fixed columns: (api field, column name), in endpoint order.
         self.fixed: list[tuple[Field, str]] = [
             (f, naming.normalize_identifier(f.name)) for f in endpoint.fields
-            if f.name != self.attributes_field
+            if f.name not in self._attribute_scopes
         ]
         self.key_column = naming.normalize_identifier(self.key_field)
         # Text and boolean fields, read from the records in one pass (see _strict_arrays).
@@ -270,7 +275,9 @@ class PageConverter:
             kind = DLT_TYPE_KINDS.get(data_type)
             if column not in fixed_names and not column.startswith("_dlt") and kind:
                 self.dynamic[column] = kind
-        self._reserved = fixed_names | {self.attributes_prefix}
+        # Scope -> column prefix of its keys.
+        self._prefixes = {scope: naming.normalize_identifier(name) for name, scope in self._attribute_scopes.items()}
+        self._reserved = fixed_names | {self.attributes_prefix} | set(self._prefixes.values())
         # source key (attribute key or unknown top-level field) -> column, and back.
         self._columns: dict[tuple[str, str], str] = {}
         self._owners: dict[str, tuple[str, str]] = {}
@@ -391,8 +398,8 @@ class PageConverter:
             return found
         # JSON allows a blank key; no column name can be blank, so it gets a fixed one.
         name = self.naming.normalize_identifier(key if key.strip() else BLANK_KEY_NAME)
-        if scope == "attr":
-            column = self.naming.make_path(self.attributes_prefix, name)
+        if scope != "field":
+            column = self.naming.make_path(self._prefixes[scope], name)
         else:
             column = name
             if column in self._reserved:
@@ -414,13 +421,13 @@ class PageConverter:
         out: dict[str, Any] = {}
         keys: dict[str, str] = {}  # column -> source key (for the Date rule)
         self._overflow = {}
-        if self.attributes_field:
-            attributes = [r.get(self.attributes_field) or _EMPTY for r in records]
+        for attributes_field, scope in self._attribute_scopes.items():
+            attributes = [r.get(attributes_field) or _EMPTY for r in records]
             for record, attrs in zip(records, attributes, strict=True):
                 if type(attrs) is not dict:
-                    raise self._bad_value(record, self.attributes_field, "object", attrs)
+                    raise self._bad_value(record, attributes_field, "object", attrs)
             for key in sorted(set().union(*attributes)):
-                column = self._column_for("attr", key)
+                column = self._column_for(scope, key)
                 values = _column(attributes, key)
                 self._collect(out, keys, column, key, values)
         extra = set().union(*records) - self._known_fields

@@ -60,6 +60,12 @@ class Endpoint:
     item_methods: frozenset[str] = frozenset()  # methods on `item_path`
     # Nested object whose keys become their own columns / dotted CSV headers.
     attributes_field: str | None = None
+    # More such objects (event streams: `globalContext` next to `attributes`).
+    more_attributes_fields: tuple[str, ...] = ()
+    # Historical event streams: the largest date range one request may ask for
+    # (PX: 190 days, else 400), and what the server answers with no date filter.
+    max_range_days: int | None = None
+    default_range_days: int | None = None
 
     # -- write side ---------------------------------------------------------------
     create_method: str = "POST"  # on `path`
@@ -96,6 +102,15 @@ class Endpoint:
     @property
     def update_path(self) -> str | None:
         return self.item_update_path or self.item_path
+
+    @property
+    def is_event_stream(self) -> bool:
+        """Read in date windows (`max_range_days`), not as a snapshot."""
+        return self.max_range_days is not None
+
+    @property
+    def all_attributes_fields(self) -> tuple[str, ...]:
+        return ((self.attributes_field,) if self.attributes_field else ()) + self.more_attributes_fields
 
     @property
     def incremental(self) -> bool:

@@ -17,6 +17,7 @@ Engagement, Segment, CustomEvent).
 
 from __future__ import annotations
 
+from gainsight_px.endpoints.events import event_endpoints
 from gainsight_px.endpoints.model import Dialect, Endpoint, Field, FieldType
 
 
@@ -252,7 +253,7 @@ _ENDPOINTS: dict[str, Endpoint] = {
 # Event streams (GET /events/*): their own block, merged into PUBLISHED below.
 # Keyed by resource name; list answers keep records under per-endpoint keys.
 # ---------------------------------------------------------------------------
-EVENT_ENDPOINTS: dict[str, Endpoint] = {}
+EVENT_ENDPOINTS: dict[str, Endpoint] = event_endpoints(_LOCATION, _ENDPOINTS["custom_events"])
 
 PUBLISHED = Dialect(
     name="published",
