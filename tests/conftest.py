@@ -60,3 +60,19 @@ def px_session() -> Iterator[requests.Session]:
     with requests.Session() as session:
         session.headers["X-APTRINSIC-API-KEY"] = EMULATOR_API_KEY
         yield session
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A PostgreSQL server of this worker's own, on a loopback port (tests/postgres_server.py)."""
+    from postgres_server import start_server
+
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """A fresh, empty database on the worker's server, as a postgresql:// URL."""
+    return postgres_server.url(postgres_server.create_database())

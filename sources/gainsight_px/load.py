@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -178,6 +179,8 @@ def _unwrap(exc: BaseException, secret: str | None) -> GainsightPXError:
             return current
         if isinstance(current, ConfigFieldMissingException):
             return _missing_config(current)
+        if type(current).__module__.split(".")[0] == "psycopg2":
+            return _postgres_error(current)
         if isinstance(current, ConfigValueCannotBeCoercedException):
             hint = getattr(current.hint, "__name__", str(current.hint))
             return ConfigError(
@@ -211,8 +214,27 @@ def _missing_config(exc: ConfigFieldMissingException) -> ConfigError:
             f"No PX API key configured: set {settings.API_KEY_ENV} or api_key under "
             "[sources.gainsight_px] in .dlt/secrets.toml."
         )
-    # Anything else (e.g. a destination's credentials): dlt's message says where it looked.
+    destination = getattr(getattr(exc, "config", None), "destination_type", None)
+    if destination:
+        name = str(destination).rsplit(".", 1)[-1]
+        example = " (e.g. postgresql://user:password@host:5432/database)" if name == "postgres" else ""
+        return ConfigError(
+            f"No credentials for destination {name}: set DESTINATION__{name.upper()}__CREDENTIALS{example} "
+            f"or [destination.{name}.credentials] in .dlt/secrets.toml."
+        )
+    # Anything else: dlt's message says where it looked.
     return ConfigError(f"missing configuration: {exc}")
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def _postgres_error(exc: BaseException) -> ConfigError:
+    """psycopg2's multi-line error (server down, no such database, bad password) as one line."""
+    text = " ".join(str(exc).split())
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return ConfigError(f"PostgreSQL destination: {text} Check DESTINATION__POSTGRES__CREDENTIALS "
+                       "(host, port, database, username, password).")
 
 
 def _rows(pipeline: dlt.Pipeline, selected: Sequence[str]) -> dict[str, int]:

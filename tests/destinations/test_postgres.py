@@ -1,0 +1,121 @@
+"""PostgreSQL as a destination: the same tables as DuckDB, row for row, through every kind of run."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from gainsight_px.emulator import Emulator
+from gainsight_px.load import LoadSummary, run_load
+from gainsight_px.settings import API_KEY_ENV, BASE_URL_ENV, EMULATOR_API_KEY
+from warehouses import Warehouse
+
+KEYS = {"users": "aptrinsic_id", "accounts": "id", "features": "id", "engagements": "id", "subscriptions": "id"}
+
+# information_schema data types -> one name per kind, so DuckDB's and PostgreSQL's compare.
+TYPE_KINDS = {
+    "timestamp with time zone": "timestamptz", "double": "double", "double precision": "double",
+    "bigint": "bigint", "boolean": "bool", "varchar": "text", "character varying": "text", "text": "text",
+    "json": "json", "jsonb": "json", "date": "date", "integer": "int", "smallint": "int",
+}
+
+
+def load(emulator: Emulator, warehouse: Warehouse, tmp_path: Path, **kwargs: Any) -> LoadSummary:
+    return run_load(api_key=EMULATOR_API_KEY, base_url=emulator.base_url,
+                    destination=warehouse.destination(), pipeline_name=f"px_{warehouse.kind}",
+                    pipelines_dir=str(tmp_path / f"pipelines_{warehouse.kind}"), progress="none", **kwargs)
+
+
+def column_kinds(warehouse: Warehouse, table: str) -> dict[str, str]:
+    rows = warehouse.query("SELECT column_name, data_type FROM information_schema.columns WHERE "
+                           f"table_schema = 'gainsight_px' AND table_name = '{table}'")
+    return {r["column_name"]: TYPE_KINDS.get(r["data_type"].lower(), r["data_type"].lower())
+            for r in rows if not r["column_name"].startswith("_dlt")}
+
+
+def assert_same_tables(duck: Warehouse, pg: Warehouse) -> None:
+    for table, key in KEYS.items():
+        assert column_kinds(pg, table) == column_kinds(duck, table), table
+        assert pg.table(table, key) == duck.table(table, key), table
+
+
+def test_full_incremental_and_reconcile_leave_the_same_tables(
+        emulator: Emulator, tmp_path: Path, postgres_url: str) -> None:
+    duck = Warehouse.make("duckdb", tmp_path)
+    pg = Warehouse.make("postgres", tmp_path, postgres_url)
+    control = emulator.control
+
+    for warehouse in (duck, pg):
+        assert load(emulator, warehouse, tmp_path).rows["users"] == 250
+    assert_same_tables(duck, pg)
+    assert "timestamptz" in column_kinds(pg, "users").values()
+
+    active = control.simulate_activity(count=4)
+    merged = [load(emulator, w, tmp_path) for w in (duck, pg)]
+    assert [m.rows["users"] for m in merged] == [4, 4]
+    assert len(pg.table("users", "aptrinsic_id")) == 250  # merged on the key, not appended
+    assert_same_tables(duck, pg)
+    assert {pg.table("users", "aptrinsic_id")[k]["number_of_visits"] for k in active} != {0}
+
+    users = control.records("users")
+    renamed, deleted = users[3]["aptrinsicId"], users[7]["aptrinsicId"]
+    control.update_record("users", renamed, {"title": "Chief Reconciler", "customAttributes": {"plan": "Gold"}})
+    control.delete_record("users", deleted)
+    control.delete_record("accounts", control.records("accounts")[0]["id"])
+    for warehouse in (duck, pg):
+        load(emulator, warehouse, tmp_path, full_refresh=True)
+    assert_same_tables(duck, pg)
+    got = pg.table("users", "aptrinsic_id")
+    assert deleted not in got and len(got) == 249
+    assert (got[renamed]["title"], got[renamed]["custom_attributes__plan"]) == ("Chief Reconciler", "Gold")
+    assert len(pg.table("accounts", "id")) == 24
+
+
+def _cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    base.update(DLT_DATA_DIR=str(tmp_path / "dlt_data"), RUNTIME__DLTHUB_TELEMETRY="false", **env)
+    return subprocess.run([sys.executable, "-m", "gainsight_px.cli", *args], env=base, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180)
+
+
+def test_cli_loads_postgres_from_dlt_credentials(emulator: Emulator, tmp_path: Path, postgres_url: str) -> None:
+    env = {API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url,
+           "DESTINATION__POSTGRES__CREDENTIALS": postgres_url}
+
+    result = _cli(["load", "--destination", "postgres", "--progress", "none"], tmp_path, **env)
+
+    assert result.returncode == 0, result.stderr
+    assert "into postgres" in result.stdout
+    pg = Warehouse("postgres", postgres_url)
+    assert len(pg.table("users", "aptrinsic_id")) == 250
+    assert not (tmp_path / "gainsight.duckdb").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_postgres_errors_are_one_clear_line(emulator: Emulator, tmp_path: Path, postgres_server) -> None:
+    env = {API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url}
+    args = ["load", "--destination", "postgres", "--progress", "none", "--resources", "subscriptions"]
+    missing = _cli(args, tmp_path, **env)
+    refused = _cli(args, tmp_path, **env, DESTINATION__POSTGRES__CREDENTIALS=(
+        f"postgresql://loader:s3cret-pw@127.0.0.1:{_closed_port()}/warehouse"))
+    no_db = _cli(args, tmp_path, **env, DESTINATION__POSTGRES__CREDENTIALS=postgres_server.url("no_such_db"))
+
+    for result in (missing, refused, no_db):
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "s3cret-pw" not in result.stderr
+    assert "DESTINATION__POSTGRES__CREDENTIALS" in missing.stderr
+    assert "connection refused" in refused.stderr.lower() and "127.0.0.1" in refused.stderr
+    assert "no_such_db" in no_db.stderr
