@@ -13,6 +13,10 @@ and out, no auth, not rate-limited, not logged, never affected by faults:
     POST   /__emulator/records/{resource}/{key}    body: changes  -> update_record
     DELETE /__emulator/records/{resource}/{key}                   -> delete_record
     POST   /__emulator/activity                    {"count": n, "ids": [...], "at_ms": t} -> {"ids": [...]}
+    POST   /__emulator/attribute_change            {"resource": "users", "count": n, "ids": [...],
+                                                    "changes": {...}, "at_ms": t} -> {"ids": [...]}
+    POST   /__emulator/refuse_filter               {"fields": ["lastModifiedDate"]} (400 to such filters;
+                                                    [] accepts every filter again)
     GET    /__emulator/faults                      -> pending faults
     POST   /__emulator/faults                      {"kind": "429", "count": 5, "path": "/v1/users", ...params}
     DELETE /__emulator/faults                      -> clear_faults
@@ -49,7 +53,6 @@ from .store import copy_record, merge
 if TYPE_CHECKING:
     from .server import Emulator
 
-RESOURCES = ("users", "accounts", "features", "engagements", "subscriptions")
 
 
 class ActivityLog:
@@ -121,6 +124,7 @@ class Control:
                     raise KeyError(f"unknown aptrinsicIds: {missing[:5]}")
             at = int(at_ms) if at_ms is not None else max(self._emu.clock_ms(), store.max_last_seen + 1)
             accounts = store.tables["accounts"]
+            account_visits = "numberOfVisits" in store.endpoint("accounts").field_map
             for key in chosen:
                 u = users[key]
                 visits = u.get("numberOfVisits")
@@ -132,13 +136,53 @@ class Control:
                 acc = accounts.get(u.get("accountId")) if isinstance(u.get("accountId"), str) else None
                 if acc is not None:
                     last = acc.get("lastSeenDate")
-                    av = acc.get("numberOfVisits")
-                    store.put("accounts", {
-                        **acc,
-                        "lastSeenDate": max(last, at) if isinstance(last, int) else at,
-                        "numberOfVisits": (av + 1) if isinstance(av, int) else 1,
-                    })
+                    new_acc = {**acc, "lastSeenDate": max(last, at) if isinstance(last, int) else at}
+                    if account_visits:
+                        av = acc.get("numberOfVisits")
+                        new_acc["numberOfVisits"] = (av + 1) if isinstance(av, int) else 1
+                    store.put("accounts", new_acc)
         return chosen
+
+    def simulate_attribute_change(self, resource: str = "users", count: int | None = None,
+                                  ids: list[str] | None = None, changes: dict | None = None,
+                                  at_ms: int | None = None) -> list[str]:
+        """Attribute-only changes (a plan changed in PX): the modified cursor moves, lastSeenDate does not.
+
+        Picks `count` records (default 1) deterministically per seed and call, or the
+        records with the given primary keys. `changes` (default: a new
+        customAttributes.changedBy value per call) are merged as an API write would.
+        `at_ms` defaults to now, or one millisecond past the newest modification.
+        """
+        store = self._emu.store
+        ep = store.endpoint(resource)
+        if not ep.modified_cursor:
+            raise ValueError(f"{resource} has no modification date in the {self._emu.dialect.name} dialect")
+        with store.lock:
+            table = store.tables[resource]
+            self._activity_calls += 1
+            if ids is None:
+                rng = random.Random(f"{self._emu.tenant.seed}:attributes:{self._activity_calls}")
+                chosen = rng.sample(list(table), min(1 if count is None else int(count), len(table)))
+            else:
+                chosen = list(ids)
+                missing = [k for k in chosen if k not in table]
+                if missing:
+                    raise KeyError(f"unknown {resource} keys: {missing[:5]}")
+            if changes is None:
+                changes = {ep.attributes_field: {"changedBy": f"control-{self._activity_calls}"}} \
+                    if ep.attributes_field else {}
+            at = int(at_ms) if at_ms is not None else store.modified_now()
+            for key in chosen:
+                old = table[key]
+                new = merge(old, dict(changes), ep.attributes_field)
+                new[ep.modified_cursor] = at
+                store.put(resource, new)
+            store.max_modified = max(store.max_modified, at)
+        return chosen
+
+    def refuse_filter(self, fields: list[str]) -> None:
+        """List requests filtering on any of `fields` get 400 (an empty list lifts it)."""
+        self._emu.refuse_filters = set(fields)
 
     def update_record(self, resource: str, key: str, changes: dict) -> dict:
         """Change a record by primary key, unvalidated; customAttributes merge key by key."""
@@ -247,7 +291,7 @@ class Control:
             "faults_used": dict(emu.faults.used),
             "auth_revoked": emu.faults.auth_revoked,
             "rate_limit": emu.rate_limit,
-            "records": {r: emu.store.count(r) for r in RESOURCES},
+            "records": {r: emu.store.count(r) for r in emu.store.tables},
             "events": len(emu.store.events),
             "writes": len(emu.log.writes),
         }
@@ -287,6 +331,13 @@ class Control:
         if method == "POST" and n == 1:
             if head == "activity":
                 return 200, {"ids": self.simulate_activity(data.get("count"), data.get("ids"), data.get("at_ms"))}
+            if head == "attribute_change":
+                return 200, {"ids": self.simulate_attribute_change(
+                    data.get("resource", "users"), data.get("count"), data.get("ids"), data.get("changes"),
+                    data.get("at_ms"))}
+            if head == "refuse_filter":
+                self.refuse_filter(list(data.get("fields") or []))
+                return 200, {"ok": True}
             if head == "faults":
                 params = dict(data)
                 kind = params.pop("kind", None)
@@ -364,6 +415,15 @@ class RemoteControl:
 
     def update_record(self, resource: str, key: str, changes: dict) -> dict:
         return self._call("POST", f"records/{resource}/{self._seg(key)}", changes)
+
+    def simulate_attribute_change(self, resource: str = "users", count: int | None = None,
+                                  ids: list[str] | None = None, changes: dict | None = None,
+                                  at_ms: int | None = None) -> list[str]:
+        return self._call("POST", "attribute_change", {"resource": resource, "count": count, "ids": ids,
+                                                       "changes": changes, "at_ms": at_ms})["ids"]
+
+    def refuse_filter(self, fields: list[str]) -> None:
+        self._call("POST", "refuse_filter", {"fields": list(fields)})
 
     def delete_record(self, resource: str, key: str) -> None:
         self._call("DELETE", f"records/{resource}/{self._seg(key)}")

@@ -19,12 +19,17 @@ Kinds and what the client sees:
   same scrollId gets the same page.
 - "truncate": processed like "reset", but answered 200 with a Content-Length
   that matches a body cut in the middle of the JSON (not parseable).
+- "duplicate_request": PX's answer to a request identical to one it just
+  served, "Duplicate request blocked. Please wait before retrying", with
+  `status` (default 400) and a JSON error body; nothing is processed.
 - "malformed_records": the next list page(s) (GET on a list path) carry
   records with a missing field, a number sent as a string and brand-new fields.
 - "expire_scrolls" and "revoke_auth" act at once and are not queued.
 
-Status faults (429, 5xx, html_502, empty_403) are answered before the request
-is processed: nothing is written and no scroll advances.
+Status faults (429, 5xx, html_502, empty_403, duplicate_request) are answered
+before the request is processed: nothing is written and no scroll advances.
+"reset" and "truncate" on a write are the lost answer: the write is applied
+and the client never hears so (a retried create then meets its own record).
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from typing import Any
 
 from gainsight_px.endpoints import Endpoint
 
-STATUS_KINDS = frozenset({"429", "500", "502", "503", "504", "html_502", "empty_403"})
+STATUS_KINDS = frozenset({"429", "500", "502", "503", "504", "html_502", "empty_403", "duplicate_request"})
 AFTER_KINDS = frozenset({"reset", "truncate"})  # process, then break the answer
 QUEUED_KINDS = STATUS_KINDS | AFTER_KINDS | {"slow", "malformed_records"}
 IMMEDIATE_KINDS = frozenset({"expire_scrolls", "revoke_auth"})
 KINDS = QUEUED_KINDS | IMMEDIATE_KINDS
+
+DUPLICATE_BLOCKED = "Duplicate request blocked. Please wait before retrying"
 
 API_STATUS = {
     "500": "INTERNAL_SERVER_ERROR",

@@ -1,9 +1,26 @@
-"""The emulator's HTTP server: every path and method of the contract under /v1.
+"""The emulator's HTTP server: every path and method of one dialect under /v1.
 
-Routes, keys, write validation and field types all come from the endpoint
-table (`gainsight_px.endpoints.CONTRACT`). Order of checks for a contract
-request: route (404/405) -> auth (401, read-only key 403 on writes) -> rate
-limit (429) -> injected fault -> the handler.
+Routes, methods, statuses, parameter names, response keys, page limits, write
+validation and field types all come from the endpoint table
+(`gainsight_px.endpoints`: `CONTRACT` by default, `PUBLISHED` with
+`Emulator(dialect=PUBLISHED)`). Adding an endpoint to a table adds its route.
+Order of checks for an API request: route (404/405) -> auth (401, read-only
+key 403 on writes) -> rate limit (429) -> injected fault -> the handler.
+
+Writes, per the table: a create that upserts (contract POST, 200 with the
+record) or creates only (published POST, 201; an existing id gets 400
+"possible duplicate"); an update (`update_method` on the item path: contract
+PATCH 200 with the record, published PUT 204) changes the fields given and
+answers 404 for a missing record, creating nothing; the published
+`/users/update` and `/accounts/update` take the id in the body. A method the
+dialect lacks on a path is 405 (PUT in the contract, PATCH in the published
+API).
+
+The published dialect also: pages `/feature`, `/engagement`, `/segment` by
+page number (`isLastPage`), answers 400 to a page size over the endpoint's
+limit and to the contract's `field:desc` sort spelling, and refuses ids that
+Gainsight's servers reject inside a path (an encoded `/`, `\\`, `;` or `%`,
+and the segments `.` and `..`) with 400, as a strict HTTP firewall does.
 
 Choices where docs/api-behaviour.md leaves room (clients must cope either way):
 - The scrollId stays the same for every page of a scroll (with
@@ -17,8 +34,12 @@ Choices where docs/api-behaviour.md leaves room (clients must cope either way):
   engagements) is a 400, so a client never silently gets the unfiltered set.
 - Path ids are one URL-encoded segment ("/" must be sent as %2F; "+" is a
   plus, not a space). A raw "/" inside an id is a 404.
-- POST /custom_events answers 200 with the stored event; writes through the
-  API (events included) never change lastSeenDate.
+- POST of a custom event answers the endpoint's create status with the
+  stored event; writes through the API (events included) never change
+  lastSeenDate.
+- `Emulator.refuse_filters` (control: `refuse_filter`) makes a list request
+  whose filter names one of those fields a 400, as a tenant that cannot
+  filter on `lastModifiedDate` might.
 """
 
 from __future__ import annotations
@@ -44,8 +65,9 @@ from gainsight_px.ratelimit import TokenBucket
 from gainsight_px.settings import EMULATOR_API_KEY, EMULATOR_READ_ONLY_KEY
 
 from .control import ActivityLog, Control
-from .faults import AFTER_KINDS, API_STATUS, HTML_502, Fault, FaultQueue, malform
-from .store import APIError, Store, bad_request
+from .events import EventHistory, EventSpec
+from .faults import AFTER_KINDS, API_STATUS, DUPLICATE_BLOCKED, HTML_502, Fault, FaultQueue, malform
+from .store import APIError, Store, bad_request, filter_fields
 from .tenant import TenantSpec, generate
 
 API_PREFIX = "/v1"
@@ -72,38 +94,76 @@ def _error(exc: APIError) -> Response:
     return Response(exc.status, error_body(exc.api_status, exc.message))
 
 
+RouteKind = str  # "list" (the endpoint's path), "item" (item_path), "body_update" (id in the body)
+
+
 @dataclass(frozen=True)
 class Route:
     endpoint: Endpoint
-    item: bool
+    kind: RouteKind
     template: str  # "/v1/users/{identifyId}": how request_counts names it
+    methods: frozenset[str]
 
     @property
-    def methods(self) -> frozenset[str]:
-        return self.endpoint.item_methods if self.item else self.endpoint.methods
+    def item(self) -> bool:
+        return self.kind == "item"
 
 
 class Router:
-    """Contract paths from the endpoint table."""
+    """Every path of the endpoint table, with the methods each one takes.
+
+    Several endpoints may share a path (a POST-only event endpoint and an event
+    stream's GET): the one taking the method wins. A literal path beats an item
+    path (`/users/update` is not the user "update"), but only for its methods,
+    as Spring's routing does.
+    """
 
     def __init__(self, dialect: Dialect, prefix: str = API_PREFIX) -> None:
-        self.lists: dict[str, Route] = {}
+        self.exact: dict[str, list[Route]] = {}
         self.items: list[tuple[str, Route]] = []
         for ep in dialect.endpoints.values():
-            self.lists[prefix + ep.path] = Route(ep, False, prefix + ep.path)
+            self._add(Route(ep, "list", prefix + ep.path, ep.methods))
+            if ep.id_in_body_update_path and ep.update_method:
+                path = prefix + ep.id_in_body_update_path
+                self._add(Route(ep, "body_update", path, frozenset({ep.update_method})))
             if ep.item_path:
                 base = ep.item_path.rsplit("/", 1)[0]
-                self.items.append((prefix + base + "/", Route(ep, True, prefix + ep.item_path)))
+                self.items.append((prefix + base + "/", Route(ep, "item", prefix + ep.item_path,
+                                                              ep.item_methods)))
 
-    def resolve(self, raw_path: str) -> tuple[Route, str | None] | None:
-        route = self.lists.get(raw_path)
-        if route is not None:
-            return route, None
+    def _add(self, route: Route) -> None:
+        self.exact.setdefault(route.template, []).append(route)
+
+    @property
+    def lists(self) -> dict[str, Route]:
+        """Every literal path, with all the methods it takes (one Route per path)."""
+        return {path: Route(rs[0].endpoint, rs[0].kind, path, frozenset().union(*(r.methods for r in rs)))
+                for path, rs in self.exact.items()}
+
+    def routes(self) -> list[Route]:
+        """Every route: literal paths, then item paths."""
+        return [*(r for rs in self.exact.values() for r in rs), *(r for _, r in self.items)]
+
+    def _item(self, raw_path: str) -> tuple[Route, str] | None:
         for base, route in self.items:
             if raw_path.startswith(base):
                 seg = raw_path[len(base):]
                 if seg and "/" not in seg:
                     return route, unquote(seg)
+        return None
+
+    def resolve(self, raw_path: str, method: str = "GET") -> tuple[Route, str | None] | None:
+        candidates = self.exact.get(raw_path, [])
+        for route in candidates:
+            if method in route.methods:
+                return route, None
+        item = self._item(raw_path)
+        if item is not None and (method in item[0].methods or not candidates):
+            return item
+        if candidates:  # 405, naming every method the path takes
+            first = candidates[0]
+            allowed = frozenset().union(*(r.methods for r in candidates))
+            return Route(first.endpoint, first.kind, first.template, allowed), None
         return None
 
 
@@ -244,7 +304,7 @@ class Emulator:
                  read_only_key: str | None = EMULATOR_READ_ONLY_KEY, rate_limit: float | None = None,
                  retry_after: bool = True, scroll_ttl: float = 60.0, host: str = "127.0.0.1",
                  port: int = 0, now_ms: int | None = None, dialect: Dialect = CONTRACT,
-                 rotate_scroll_ids: bool = False) -> None:
+                 rotate_scroll_ids: bool = False, events: EventSpec | None = None) -> None:
         self.tenant = tenant or TenantSpec()
         self.api_key = api_key
         self.read_only_key = read_only_key
@@ -254,8 +314,15 @@ class Emulator:
         self.now_ms = now_ms
         self.dialect = dialect
         self.router = Router(dialect)
-        self.store = Store(generate(self.tenant, self.clock_ms()), dialect=dialect, seed=self.tenant.seed,
+        self.store = Store(generate(self.tenant, self.clock_ms(), dialect), dialect=dialect, seed=self.tenant.seed,
                            scroll_ttl=scroll_ttl, clock_ms=self.clock_ms, rotate_scroll_ids=rotate_scroll_ids)
+        # Fields a list filter may not name (400), to test a client's fallback.
+        self.refuse_filters: set[str] = set()
+        # The event history (events.py), for dialects with event streams.
+        self.events: EventHistory | None = None
+        if any(ep.is_event_stream for ep in dialect.endpoints.values()):
+            self.events = EventHistory(events or EventSpec(), self.store.tables, end_ms=self.clock_ms(),
+                                       seed=self.tenant.seed, dialect=dialect)
         self.faults = FaultQueue()
         self.log = ActivityLog()
         self.control = Control(self)
@@ -337,7 +404,7 @@ class Emulator:
 
     def dispatch(self, method: str, raw_path: str, query: str, body: bytes, key: str | None) -> Response:
         """Answer one request to the API (everything but /__emulator)."""
-        resolved = self.router.resolve(raw_path)
+        resolved = self.router.resolve(raw_path, method)
         if resolved is None:
             return Response(404, error_body("NOT_FOUND", f"No such path: {raw_path}"))
         route, item_id = resolved
@@ -426,6 +493,10 @@ class Emulator:
             return Response(502, HTML_502, "text/html")
         if kind == "empty_403":
             return Response(403, b"", "text/plain")
+        if kind == "duplicate_request":
+            status = int(p.get("status", 400))
+            api_status = {429: "TOO_MANY_REQUESTS"}.get(status, API_STATUS.get(str(status), "BAD_REQUEST"))
+            return Response(status, error_body(api_status, DUPLICATE_BLOCKED))
         if kind == "slow":
             time.sleep(float(p.get("seconds", 1)))
         return None
@@ -436,26 +507,45 @@ class Emulator:
                 body: bytes, fault: Fault | None) -> Response:
         ep = route.endpoint
         store = self.store
+        if route.kind == "body_update":
+            return self._updated(ep, store.update(ep.name, None, self._json(body)))
         if route.item:
             assert item_id is not None
+            self._check_path_id(item_id)
             if method == "GET":
                 rec = store.get_by_write_key(ep.name, item_id)
                 if rec is None:
                     raise APIError(404, "NOT_FOUND", f"{ep.name[:-1].capitalize()} '{item_id}' was not found")
                 return Response(200, orjson.dumps(rec))
-            if method == "PATCH":
-                return Response(200, orjson.dumps(store.patch(ep.name, item_id, self._json(body))))
-            store.delete(ep.name, item_id)
-            return Response(204)
+            if method == ep.update_method:
+                return self._updated(ep, store.update(ep.name, item_id, self._json(body)))
+            if method == "DELETE":
+                store.delete(ep.name, item_id)
+                return Response(204)
+            raise APIError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {route.template}")
         if method == "GET":
             return self._list(ep, q, fault)
+        if method != ep.create_method:
+            raise APIError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {route.template}")
         payload = self._json(body)
         if ep.name == self.dialect.events_endpoint:
-            return Response(200, orjson.dumps(store.add_event(payload)))
-        if ep.write_key:
+            return Response(ep.create_status, orjson.dumps(store.add_event(payload)))
+        if ep.write_key and ep.create_upserts:
             rec, _created = store.upsert(ep.name, payload)
             return Response(ep.create_status, orjson.dumps(rec))
+        if ep.write_key:
+            return Response(ep.create_status, orjson.dumps(store.create(ep.name, payload)))
         return Response(ep.create_status, orjson.dumps(store.add_subscription(payload)))
+
+    @staticmethod
+    def _updated(ep: Endpoint, rec: dict) -> Response:
+        return Response(ep.update_status, b"" if ep.update_status == 204 else orjson.dumps(rec))
+
+    def _check_path_id(self, item_id: str) -> None:
+        # Gainsight's servers sit behind a strict firewall: such ids cannot be in a path.
+        if not self.dialect.id_fits_path(item_id):
+            raise bad_request("The request was rejected because the URL contained a potentially "
+                              "malicious String")
 
     @staticmethod
     def _json(body: bytes) -> Any:
@@ -468,16 +558,22 @@ class Emulator:
 
     def _list(self, ep: Endpoint, q: dict[str, list[str]], fault: Fault | None) -> Response:
         store = self.store
+        d = self.dialect
         if ep.paging == "none":
             with store.lock:
                 recs = list(store.tables[ep.name].values())
             return Response(200, orjson.dumps({ep.response_key: recs}))
-        filters = q.get("filter")
-        sort = q.get("sort")
+        filters = q.get(d.filter_param)
+        sort = q.get(d.sort_param)
         if (filters and not ep.filterable) or (sort and not ep.sortable):
-            raise bad_request(f"{ep.path} takes no filter or sort")
-        page_size = self._page_size(q.get("pageSize"))
-        sid = (q.get("scrollId") or [""])[-1]
+            raise bad_request(f"{ep.path} takes no {d.filter_param} or {d.sort_param}")
+        page_size = self._page_size(ep, q.get(d.page_size_param))
+        if ep.paging == "page_number":
+            return self._numbered(ep, q, page_size or d.page_default(ep), fault)
+        refused = filter_fields(filters or [], d) & self.refuse_filters
+        if refused:
+            raise bad_request(f"Filtering on {', '.join(sorted(refused))} is not supported")
+        sid = (q.get(d.scroll_param) or [""])[-1]
         if sid:
             scroll = store.scroll(ep.name, sid)
             if page_size is not None and page_size != scroll.page_size:
@@ -485,23 +581,47 @@ class Emulator:
         else:
             if sort and len(sort) > 1:
                 raise bad_request("Give sort once, fields separated by ';'")
-            scroll = store.open_scroll(ep.name, page_size or self.dialect.default_page_size,
-                                       filters, sort[0] if sort else None)
+            if ep.is_event_stream and self.events is not None:
+                scroll = self.events.open_scroll(store, ep, page_size or d.page_default(ep), filters,
+                                                 sort[0] if sort else None, self.clock_ms())
+            else:
+                scroll = store.open_scroll(ep.name, page_size or d.page_default(ep),
+                                           filters, sort[0] if sort else None)
         page = store.next_page(scroll, consume=not (fault and fault.kind in AFTER_KINDS))
         results = page.results
         if fault is not None and fault.kind == "malformed_records":
             results = malform(results, ep)
-        return Response(200, orjson.dumps({ep.response_key: results, "scrollId": page.scroll_id,
-                                           "totalHits": page.total}))
+        return Response(200, orjson.dumps({ep.response_key: results, d.scroll_param: page.scroll_id,
+                                           d.total_key: page.total}))
 
-    def _page_size(self, values: list[str] | None) -> int | None:
+    def _numbered(self, ep: Endpoint, q: dict[str, list[str]], size: int, fault: Fault | None) -> Response:
+        d = self.dialect
+        values = q.get(d.page_number_param)
+        number = d.first_page_number
+        if values:
+            raw = values[-1]
+            try:
+                number = int(raw)
+            except ValueError:
+                raise bad_request(f"{d.page_number_param} must be an integer, got '{raw}'") from None
+            if number < d.first_page_number:
+                raise bad_request(f"{d.page_number_param} must be at least {d.first_page_number}, got {number}")
+        results, last = self.store.numbered_page(ep.name, number, size)
+        if fault is not None and fault.kind == "malformed_records":
+            results = malform(results, ep)
+        return Response(200, orjson.dumps({ep.response_key: results, d.page_number_param: number,
+                                           d.last_page_key: last}))
+
+    def _page_size(self, ep: Endpoint, values: list[str] | None) -> int | None:
         if not values:
             return None
+        name = self.dialect.page_size_param
+        limit = self.dialect.page_limit(ep)
         raw = values[-1]
         try:
             n = int(raw)
         except ValueError:
-            raise bad_request(f"pageSize must be an integer, got '{raw}'") from None
-        if not 1 <= n <= self.dialect.max_page_size:
-            raise bad_request(f"pageSize must be between 1 and {self.dialect.max_page_size}, got {n}")
+            raise bad_request(f"{name} must be an integer, got '{raw}'") from None
+        if not 1 <= n <= limit:
+            raise bad_request(f"{name} must be between 1 and {limit} for {ep.path}, got {n}")
         return n

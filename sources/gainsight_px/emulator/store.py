@@ -15,6 +15,17 @@ Choices where docs/api-behaviour.md leaves room (clients must cope either way):
   order; values of mixed types order as booleans < numbers < strings.
 - Write bodies: read-only fields (aptrinsicId, lastSeenDate...) and unknown
   fields are ignored, as the endpoint table says; `null` clears a field.
+- Where the endpoint table has them (the published dialect), `createDate` is
+  stamped on create and the modified cursor (`lastModifiedDate`) on every
+  write that changes the record; a write that changes nothing leaves it. The
+  stamp is now, or one millisecond past the newest stamp if that is later, so
+  a change is always strictly after everything already stored.
+- Updates (PATCH, PUT) change only the fields given, like an upsert does:
+  the published API's PUT takes a whole User/Account schema, but its
+  documentation promises no clearing of omitted fields. An update needs the
+  endpoint's property-key field (when it has one), not every create field.
+- Sort: `-field` and `+field` always; `field:desc` only where the dialect
+  spells sorts that way (the contract; the published API answers 400).
 """
 
 from __future__ import annotations
@@ -222,13 +233,28 @@ def compile_filter(ep: Endpoint, filters: Iterable[str]) -> CompiledFilter | Non
     return CompiledFilter(" or ".join(groups), consts)
 
 
+def filter_fields(filters: Iterable[str], dialect: Dialect = CONTRACT) -> set[str]:
+    """The field names a list of filter groups mentions (malformed terms are skipped)."""
+    out = set()
+    for text in filters:
+        for term in text.split(dialect.filter_and):
+            m = _TERM.match(term)
+            if m:
+                out.add(m.group(1))
+    return out
+
+
 # --------------------------------------------------------------------------- sort
 
 
-def parse_sort(ep: Endpoint, text: str) -> list[tuple[str, bool]]:
-    """`a;b:desc;-c` -> [(field, descending)]; 400 on unknown field or direction."""
+def parse_sort(ep: Endpoint, text: str, dialect: Dialect = CONTRACT) -> list[tuple[str, bool]]:
+    """`a;b:desc;-c` -> [(field, descending)]; 400 on unknown field or direction.
+
+    `field:desc` is accepted only where the dialect spells sorts with a suffix.
+    """
+    suffix_ok = not dialect.sort_descending.startswith("-")
     out = []
-    for part in text.split(";"):
+    for part in text.split(dialect.sort_separator):
         part = part.strip()
         if not part:
             continue
@@ -236,6 +262,8 @@ def parse_sort(ep: Endpoint, text: str) -> list[tuple[str, bool]]:
         if part[0] in "-+":
             desc, part = part[0] == "-", part[1:]
         elif ":" in part:
+            if not suffix_ok:
+                raise bad_request(f"Bad sort '{part}': write -field for descending order")
             part, _, direction = part.rpartition(":")
             if direction.lower() not in ("asc", "desc"):
                 raise bad_request(f"Bad sort direction '{direction}'")
@@ -312,6 +340,8 @@ def _type_ok(ftype: str, v: Any) -> bool:
         return isinstance(v, bool)
     if ftype == "object":
         return isinstance(v, dict)
+    if ftype == "array":
+        return isinstance(v, list)
     return True
 
 
@@ -323,7 +353,8 @@ def _uri_ok(v: str) -> bool:
 def validate_body(ep: Endpoint, body: Any, *, partial: bool) -> dict:
     """The writable fields of `body`, type-checked against the endpoint table.
 
-    `partial` (PATCH) skips the required-field check. Raises 400 on a problem.
+    `partial` (an update) checks only the property-key field, if the endpoint
+    has one; otherwise every required field must be there. Raises 400 on a problem.
     """
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object")
@@ -345,17 +376,22 @@ def validate_body(ep: Endpoint, body: Any, *, partial: bool) -> dict:
             raise bad_request(f"Field '{f.name}' is not a valid URI: '{v}'")
         if f.enum and v not in f.enum:
             raise bad_request(f"Field '{f.name}' must be one of {', '.join(f.enum)}")
-        if f.type == "object":
+        if f.type == "object" and f.name == ep.attributes_field:
             for k, item in v.items():
                 if not (item is None or isinstance(item, str | int | float | bool)):
                     raise bad_request(f"{f.name}.{k} must be a string, number, boolean or null")
         if f.type == "string" and f.required and not v:
             raise bad_request(f"Field '{f.name}' must not be empty")
+        if f.name == ep.property_key_field and f.type == "array" and (
+                not v or not all(isinstance(k, str) and k for k in v)):
+            raise bad_request(f"Field '{f.name}' needs at least one property key (AP-XXXX-N)")
         out[f.name] = v
-    if not partial:
-        for name in ep.required_fields:
-            if name not in out:
-                raise bad_request(f"Field '{name}' is required")
+    required = ep.required_fields
+    if partial:
+        required = (ep.property_key_field,) if ep.property_key_field in required else ()
+    for name in required:
+        if name not in out:
+            raise bad_request(f"Field '{name}' is required")
     return out
 
 
@@ -393,6 +429,9 @@ class Page:
     total: int
 
 
+CREATE_DATE = "createDate"  # stamped on create where the endpoint table has it
+
+
 # --------------------------------------------------------------------------- store
 
 
@@ -421,6 +460,7 @@ class Store:
         self._scrolls: dict[str, Scroll] = {}
         self._expired_ids: dict[str, None] = {}
         self.max_last_seen = 0
+        self.max_modified = 0  # newest modified-cursor stamp (lastModifiedDate), if the dialect has one
         for name, ep in dialect.endpoints.items():
             if "GET" not in ep.methods:
                 continue
@@ -432,6 +472,9 @@ class Store:
                 ls = r.get("lastSeenDate")
                 if _is_num(ls) and ls > self.max_last_seen:
                     self.max_last_seen = ls
+                lm = r.get(ep.modified_cursor) if ep.modified_cursor else None
+                if _is_num(lm) and lm > self.max_modified:
+                    self.max_modified = lm
 
     # ----------------------------------------------------------- reading
 
@@ -478,6 +521,28 @@ class Store:
         if _is_num(ls) and ls > self.max_last_seen:
             self.max_last_seen = ls
 
+    def modified_now(self) -> int:
+        """The next modification stamp: now, or 1 ms past the newest stamp if that is later."""
+        with self.lock:
+            return max(self.clock_ms(), self.max_modified + 1)
+
+    def _stamp(self, ep: Endpoint, old: dict | None, new: dict, at_ms: int | None = None) -> dict:
+        """Stamp createDate / the modified cursor on `new` where the table has them."""
+        mod = ep.modified_cursor
+        if not mod and CREATE_DATE not in ep.field_map:
+            return new
+        if old is not None and {k: v for k, v in new.items() if k != mod} == \
+                {k: v for k, v in old.items() if k != mod}:
+            return new  # nothing changed: the stamp stays
+        now = self.modified_now() if at_ms is None else int(at_ms)
+        if old is None and CREATE_DATE in ep.field_map:
+            new[CREATE_DATE] = now
+        if mod:
+            new[mod] = now
+            with self.lock:
+                self.max_modified = max(self.max_modified, now)
+        return new
+
     def put(self, resource: str, record: dict) -> dict:
         """Store `record` (a fresh dict) under its primary key, keeping indexes right."""
         ep = self.endpoint(resource)
@@ -509,7 +574,9 @@ class Store:
             if f.type in NUMERIC_TYPES and f.name != ep.primary_key:
                 rec[f.name] = 0
             elif f.type == "object":
-                rec[f.name] = {}
+                rec[f.name] = {} if f.name == ep.attributes_field or not f.children else None
+            elif f.type == "array":
+                rec[f.name] = []
             elif f.type == "boolean":
                 rec[f.name] = False
             else:
@@ -518,30 +585,62 @@ class Store:
             rec["type"] = "USER"
         return rec
 
+    def _new_record(self, ep: Endpoint) -> dict:
+        rec = self.blank(ep)
+        if ep.primary_key != ep.write_key:
+            rec[ep.primary_key] = self.new_aptrinsic_id()
+        return rec
+
+    def _created(self, ep: Endpoint, rec: dict) -> dict:
+        if "id" in ep.field_map and ep.write_key != "id" and not ep.field_map["id"].writable:
+            rec["id"] = rec.get(ep.write_key)  # the published User's output-only synonym
+        return self._stamp(ep, None, rec)
+
     def upsert(self, resource: str, body: Any) -> tuple[dict, bool]:
-        """POST semantics: create or update by the write key. Returns (record, created)."""
+        """Contract POST semantics: create or update by the write key. Returns (record, created)."""
         ep = self.endpoint(resource)
         changes = validate_body(ep, body, partial=False)
         wkey = changes[ep.write_key]
         with self.lock:
             old = self.get_by_write_key(resource, wkey)
-            created = old is None
-            if created:
-                old = self.blank(ep)
-                if ep.primary_key != ep.write_key:
-                    old[ep.primary_key] = self.new_aptrinsic_id()
-            return self.put(resource, merge(old, changes, ep.attributes_field)), created
+            if old is None:
+                return self.put(resource, self._created(ep, merge(self._new_record(ep), changes,
+                                                                  ep.attributes_field))), True
+            return self.put(resource, self._stamp(ep, old, merge(old, changes, ep.attributes_field))), False
 
-    def patch(self, resource: str, wkey: str, body: Any) -> dict:
+    def create(self, resource: str, body: Any) -> dict:
+        """Published POST semantics: create only; an existing id is 400 "possible duplicate"."""
+        ep = self.endpoint(resource)
+        changes = validate_body(ep, body, partial=False)
+        wkey = changes[ep.write_key]
+        with self.lock:
+            if self.get_by_write_key(resource, wkey) is not None:
+                raise APIError(ep.duplicate_status or 400, "BAD_REQUEST",
+                               f"Bad request, possible duplicate: {resource[:-1]} '{wkey}' already exists")
+            return self.put(resource, self._created(ep, merge(self._new_record(ep), changes,
+                                                              ep.attributes_field)))
+
+    def update(self, resource: str, wkey: str | None, body: Any) -> dict:
+        """PATCH / PUT: change the fields given; 404 if missing, nothing created.
+
+        `wkey` None: the id comes from the body (PUT /users/update).
+        """
         ep = self.endpoint(resource)
         changes = validate_body(ep, body, partial=True)
-        if ep.write_key in changes and changes[ep.write_key] != wkey:
+        if wkey is None:
+            wkey = changes.get(ep.write_key)
+            if not isinstance(wkey, str) or not wkey:
+                raise bad_request(f"Field '{ep.write_key}' is required")
+        elif ep.write_key in changes and changes[ep.write_key] != wkey:
             raise bad_request(f"'{ep.write_key}' in the body does not match the path")
         with self.lock:
             old = self.get_by_write_key(resource, wkey)
             if old is None:
                 raise not_found(f"{resource[:-1].capitalize()} '{wkey}' was not found")
-            return self.put(resource, merge(old, changes, ep.attributes_field))
+            return self.put(resource, self._stamp(ep, old, merge(old, changes, ep.attributes_field)))
+
+    def patch(self, resource: str, wkey: str, body: Any) -> dict:
+        return self.update(resource, wkey, body)
 
     def delete(self, resource: str, wkey: str) -> None:
         with self.lock:
@@ -555,6 +654,8 @@ class Store:
         event = validate_body(ep, body, partial=False)
         if event.get("date") is None:
             event["date"] = self.clock_ms()
+        if ep.primary_key in ep.field_map and ep.primary_key not in event:
+            event[ep.primary_key] = self.new_aptrinsic_id()  # the published eventId
         with self.lock:
             self.events.append(event)
         return event
@@ -578,7 +679,7 @@ class Store:
         """Snapshot the matching records (filtered, sorted) into a new scroll."""
         ep = self.endpoint(resource)
         pred = compile_filter(ep, filters or [])
-        order = parse_sort(ep, sort) if sort else None
+        order = parse_sort(ep, sort, self.dialect) if sort else None
         with self.lock:
             snap = list(self.tables[resource].values())
         if pred is not None:
@@ -631,6 +732,14 @@ class Store:
             scroll.last_access = time.monotonic()
             sid = f"{scroll.id}~{scroll.pages}" if self.rotate_scroll_ids else scroll.id
         return Page(scroll.records[start:end], sid, len(scroll.records))
+
+    def numbered_page(self, resource: str, number: int, size: int) -> tuple[list[dict], bool]:
+        """Page `number` (from the dialect's first page number) of `size`: (records, is last page)."""
+        self.endpoint(resource)
+        with self.lock:
+            snap = list(self.tables[resource].values())
+        start = (number - self.dialect.first_page_number) * size
+        return snap[start:start + size], start + size >= len(snap)
 
     def expire_scrolls(self) -> int:
         with self.lock:

@@ -1,7 +1,10 @@
 """A synthetic Gainsight PX tenant, deterministic per seed.
 
 `generate(spec, now_ms)` returns the records of every listable resource, in API
-field names. The same spec and `now_ms` always give the same records; with the
+field names; `generate(spec, now_ms, PUBLISHED)` shapes them as the published
+API's Swagger does (propertyKeys, createDate/lastModifiedDate, locations,
+segments; no subscriptions) from a second random stream, so the contract
+tenant of a seed stays exactly what it was. The same spec and `now_ms` always give the same records; with the
 real clock only the timestamps move. The shape follows what real tenants look
 like (docs/api-behaviour.md "Sizes to expect"): skewed account sizes, ~10%
 never-seen users (lastSeenDate 0), ids with `@`, `/`, `+`, spaces and a pair
@@ -17,7 +20,8 @@ import gc
 import random
 from dataclasses import dataclass
 
-from gainsight_px.endpoints import ENGAGEMENT_STATES, ENGAGEMENT_TYPES
+from gainsight_px.endpoints import CONTRACT, ENGAGEMENT_STATES, ENGAGEMENT_TYPES, Dialect
+from gainsight_px.endpoints import published as _published
 
 DAY_MS = 86_400_000
 
@@ -54,6 +58,20 @@ FEATURE_TYPES = ("PAGE", "CLICK", "FEATURE", "FORM")
 FEATURE_WORDS = ("Dashboard", "Reports", "Settings", "Billing", "Export", "Search", "Invite", "Profile",
                  "Checkout", "Onboarding", "Editor", "Calendar", "Inbox", "Analytics", "Admin")
 EVENT_TYPES = ("USER_CREATED", "USER_UPDATED", "ACCOUNT_CREATED", "ENGAGEMENT_VIEWED", "CUSTOM_EVENT")
+# The emulated tenant's product (tag) key: what propertyKeys / propertyKey carry.
+PRODUCT_KEY = "AP-EMULATOR0001-2"
+CITIES = (
+    ("United States", "USA", "California", "CA", "San Mateo", "NA", "America/Los_Angeles", 37.5630, -122.3255),
+    ("United States", "USA", "New York", "NY", "New York", "NA", "America/New_York", 40.7128, -74.0060),
+    ("Germany", "DEU", "Berlin", "BE", "Berlin", "EU", "Europe/Berlin", 52.5200, 13.4050),
+    ("France", "FRA", "Île-de-France", "IDF", "Paris", "EU", "Europe/Paris", 48.8566, 2.3522),
+    ("Japan", "JPN", "Tokyo", "13", "Tokyo", "AS", "Asia/Tokyo", 35.6762, 139.6503),
+    ("Brazil", "BRA", "São Paulo", "SP", "São Paulo", "SA", "America/Sao_Paulo", -23.5505, -46.6333),
+    ("India", "IND", "Karnataka", "KA", "Bengaluru", "AS", "Asia/Kolkata", 12.9716, 77.5946),
+)
+BROWSERS = ("CHROME", "FIREFOX", "SAFARI", "EDGE")
+SEGMENT_WORDS = ("Active", "Trial", "Churn risk", "Champions", "New", "Dormant", "Power users", "Admins",
+                 "EMEA", "APAC", "Enterprise", "Beta testers")
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class TenantSpec:
     subscriptions: int = 3
     seed: int = 42
     extra_attributes: int = 0
+    segments: int = 36  # the published dialect only
 
     @property
     def account_count(self) -> int:
@@ -98,8 +117,8 @@ def user_identify_id(i: int, first: str, last: str, domain: str) -> str:
     return f"u-{i:06d}"
 
 
-def generate(spec: TenantSpec, now_ms: int) -> dict[str, list[dict]]:
-    """Every listable resource's records for `spec`, relative to `now_ms`."""
+def generate(spec: TenantSpec, now_ms: int, dialect: Dialect = CONTRACT) -> dict[str, list[dict]]:
+    """Every listable resource's records for `spec`, relative to `now_ms`, shaped for `dialect`."""
     rng = random.Random(spec.seed)
     # Millions of new dicts would trigger repeated full cyclic-GC passes (2x slower);
     # none of them is in a cycle, so pause the collector while building them.
@@ -115,13 +134,109 @@ def generate(spec: TenantSpec, now_ms: int) -> dict[str, list[dict]]:
         # Keep later GC passes from rescanning millions of long-lived records.
         gc.freeze()
     seen = sum(1 for u in users if u["lastSeenDate"])
-    return {
+    data = {
         "users": users,
         "accounts": accounts,
         "features": _features(rng, spec.features, seen),
         "engagements": _engagements(rng, spec.engagements, now_ms),
         "subscriptions": _subscriptions(spec.subscriptions),
     }
+    if dialect.name == _published.PUBLISHED.name:
+        return _as_published(data, spec, now_ms)
+    return data
+
+
+def _location(rng: random.Random) -> dict:
+    country, code, state, state_code, city, continent, tz, lat, lon = rng.choice(CITIES)
+    return {"countryName": country, "countryCode": code, "stateName": state, "stateCode": state_code,
+            "city": city, "street": None, "postalCode": None, "continent": continent, "regionName": None,
+            "timeZone": tz, "coordinates": {"latitude": lat, "longitude": lon}}
+
+
+def _dates(rng: random.Random, earliest: int, now_ms: int) -> tuple[int, int]:
+    """(createDate, lastModifiedDate): created by `earliest`; a third never modified since."""
+    created = earliest - int(rng.random() * DAY_MS)
+    if rng.random() < 0.33:
+        return created, created
+    return created, created + int((now_ms - 1 - created) * rng.random() ** 3)
+
+
+def _as_published(data: dict[str, list[dict]], spec: TenantSpec, now_ms: int) -> dict[str, list[dict]]:
+    """The contract-shaped records reshaped as the published Swagger's User, Account, ..."""
+    rng = random.Random(f"{spec.seed}:published")
+    keys = [PRODUCT_KEY]
+    users = []
+    for u in data["users"]:
+        created, modified = _dates(rng, min(d for d in (u["signUpDate"], u["firstVisitDate"]) if d)
+                                   if u["firstVisitDate"] else u["signUpDate"], now_ms)
+        seen = bool(u["lastSeenDate"])
+        users.append({
+            **u,
+            "subscriptionId": None,
+            "location": _location(rng) if rng.random() < 0.6 else None,
+            "propertyKeys": keys,
+            "createDate": created,
+            "lastModifiedDate": modified,
+            "globalUnsubscribe": rng.random() < 0.05,
+            "sfdcContactId": f"003{rng.getrandbits(60):015X}" if rng.random() < 0.5 else None,
+            "channelMetricList": [{"groupId": None, "channel": 1, "environment": 0,
+                                   "firstSeenDate": u["firstVisitDate"], "lastSeenDate": u["lastSeenDate"]}]
+            if seen else [],
+            "lastVisitedUserAgentData": [{"propertyKey": PRODUCT_KEY, "userAgent": {
+                "rawUserAgent": None, "device": "DESKTOP", "platformType": "WEB", "platformVersion": None,
+                "browserType": rng.choice(BROWSERS), "browserVersion": str(100 + rng.randrange(30))}}]
+            if seen else [],
+            "id": u["identifyId"],
+            "lastInferredLocation": _location(rng) if seen else None,
+            "globalId": None,
+        })
+    accounts = []
+    for a in data["accounts"]:
+        ca = a["customAttributes"]
+        rest = {k: v for k, v in a.items() if k not in ("dupisBuyer", "numberOfVisits")}
+        created, modified = _dates(rng, now_ms - int(rng.random() * 700 * DAY_MS), now_ms)
+        accounts.append({
+            **rest,
+            "dunsNumber": f"{rng.randrange(10**9):09d}" if rng.random() < 0.4 else None,
+            "industry": ca.get("industry"),
+            "numberOfEmployees": rng.randrange(1, 50_000),
+            "sicCode": str(rng.randrange(100, 9999)) if rng.random() < 0.5 else None,
+            "website": f"https://www.{a['id']}.example.com",
+            "naicsCode": None,
+            "location": _location(rng) if rng.random() < 0.7 else None,
+            "propertyKeys": keys,
+            "createDate": created,
+            "lastModifiedDate": modified,
+            "parentGroupId": None,
+            "renewalDate": now_ms + int(rng.random() * 365 * DAY_MS) if rng.random() < 0.6 else None,
+            "healthScore": rng.randrange(101) if rng.random() < 0.8 else None,
+            "gsId": None,
+            "nps": round(rng.random() * 10, 1) if rng.random() < 0.5 else None,
+            "csm": ca.get("csm"),
+        })
+    features = []
+    for i, f in enumerate(data["features"]):
+        module = i % 5 == 0
+        features.append({
+            "id": f["id"], "name": f["name"], "type": "MODULE" if module else "FEATURE",
+            "parentFeatureId": None if module else data["features"][i - i % 5]["id"],
+            "propertyKey": PRODUCT_KEY, "status": "DELETED" if i % 17 == 16 else "ACTIVATED",
+            "featureLabels": [],
+        })
+    types, states = _published.ENGAGEMENT_TYPES, _published.ENGAGEMENT_STATES
+    engagements = []
+    for i, e in enumerate(data["engagements"]):
+        etype, state = types[i % len(types)], states[(i + i // len(types)) % len(states)]
+        engagements.append({
+            "id": e["id"], "name": f"{etype.replace('_', ' ').title()} #{i}",
+            "description": None if i % 3 else f"Engagement {i}", "type": etype, "state": state,
+            "defaultLanguage": "en", "translationState": None, "languages": [],
+            "propertyKeys": keys, "envs": ["Production"] if i % 4 else ["Production", "Staging"],
+        })
+    segments = [{"id": f"seg-{i:04d}", "name": f"{SEGMENT_WORDS[i % len(SEGMENT_WORDS)]} {i}"}
+                for i in range(spec.segments)]
+    return {"users": users, "accounts": accounts, "features": features, "engagements": engagements,
+            "segments": segments}
 
 
 def _accounts(rng: random.Random, n: int, now_ms: int) -> list[dict]:

@@ -73,6 +73,8 @@ class Endpoint:
     # Does a create of an existing id update it (contract) or get duplicate_status (published)?
     create_upserts: bool = True
     duplicate_status: int | None = None  # answer to a create of an existing id, if any
+    # Text in that answer that tells it from other 400s (compared case-insensitively).
+    duplicate_message: str | None = None
     update_method: str | None = None  # on `item_update_path`; None: no update call
     update_status: int = 200
     item_update_path: str | None = None  # None: `item_path`
@@ -150,8 +152,26 @@ class Dialect:
     sort_ascending: str = "{field}:asc"
     sort_descending: str = "{field}:desc"
 
+    # -- write answers common to every endpoint
+    not_found_status: int = 404  # an update of a record that does not exist
+    wrong_method_status: int = 405  # the path exists, the method does not: the wrong dialect
+    # Ids that cannot travel in a path segment even URL-encoded (a strict HTTP
+    # firewall refuses them): any of these characters, or one of these whole ids.
+    path_id_refused_chars: str = ""
+    path_id_refused: tuple[str, ...] = ()
+
     def __getitem__(self, name: str) -> Endpoint:
         return self.endpoints[name]
+
+    def id_fits_path(self, key: str, endpoint: Endpoint | None = None) -> bool:
+        """Can `key` be sent as the id segment of an item path? Not if the server refuses it,
+        and not if it would read as a literal sibling path (`/users/update`)."""
+        if not key or key in self.path_id_refused or not key.isprintable():
+            return False
+        if any(c in key for c in self.path_id_refused_chars):
+            return False
+        literal = endpoint.id_in_body_update_path if endpoint is not None else None
+        return not (literal and key == literal.rsplit("/", 1)[-1])
 
     @property
     def list_endpoints(self) -> tuple[Endpoint, ...]:

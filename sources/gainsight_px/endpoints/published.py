@@ -162,6 +162,7 @@ _ENTITY_WRITES: dict[str, object] = dict(
     create_status=201,
     create_upserts=False,
     duplicate_status=400,
+    duplicate_message="possible duplicate",
     update_method="PUT",
     update_status=204,
     property_key_field="propertyKeys",
@@ -184,6 +185,8 @@ _ENDPOINTS: dict[str, Endpoint] = {
         filterable=True,
         sortable=True,
         attributes_field="customAttributes",
+        # Nested objects: one column per key (location__city), like customAttributes.
+        more_attributes_fields=("location", "lastInferredLocation"),
         **_ENTITY_WRITES,  # type: ignore[arg-type]
     ),
     "accounts": Endpoint(
@@ -202,6 +205,7 @@ _ENDPOINTS: dict[str, Endpoint] = {
         filterable=True,
         sortable=True,
         attributes_field="customAttributes",
+        more_attributes_fields=("location",),
         **_ENTITY_WRITES,  # type: ignore[arg-type]
     ),
     "features": Endpoint(
@@ -266,5 +270,8 @@ PUBLISHED = Dialect(
     },
     sort_ascending="{field}",
     sort_descending="-{field}",
+    # Encoded slashes and backslashes, semicolons, percent signs and dot segments.
+    path_id_refused_chars="/\\;%",
+    path_id_refused=(".", ".."),
     endpoints={**_ENDPOINTS, **EVENT_ENDPOINTS},
 )
