@@ -54,12 +54,12 @@ class Warehouse:
             return dlt.destinations.duckdb(self.target)
         return dlt.destinations.postgres(self.target)
 
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        """Rows of `sql` as dicts of normalised values."""
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of `sql` (`?` placeholders) as dicts of normalised values."""
         if self.kind == "duckdb":
             with duckdb.connect(self.target, read_only=True) as con:
                 con.execute(f"SET TimeZone = '{READER_TIMEZONE}'")
-                cur = con.execute(sql)
+                cur = con.execute(sql, params or [])
                 names = [d[0] for d in cur.description]
                 data = cur.fetchall()
         else:
@@ -69,7 +69,10 @@ class Warehouse:
             try:
                 with con.cursor() as cur:
                     cur.execute(f"SET TIME ZONE '{READER_TIMEZONE}'")
-                    cur.execute(sql)
+                    if params:
+                        cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+                    else:
+                        cur.execute(sql)
                     names = [d[0] for d in cur.description]
                     data = cur.fetchall()
             finally:
@@ -88,5 +91,5 @@ class Warehouse:
 
     def views(self, schema: str = "gainsight_px_marts") -> set[str]:
         return {r["table_name"] for r in self.query(
-            "SELECT table_name FROM information_schema.views WHERE table_schema = "
-            f"'{schema}' AND table_catalog = current_database()")}
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'VIEW' AND "
+            f"table_schema = '{schema}' AND table_catalog = current_database()")}

@@ -8,6 +8,13 @@ load; for another dataset the `gainsight_px.` qualifiers are rewritten.
 
 Views go into the schema `<dataset>_marts` and name no catalog, so they keep
 working when the DuckDB file is renamed or ATTACHed under another alias.
+
+PostgreSQL gets its own variant of each view, `gainsight_px/sql/postgres/<name>.sql`
+(same columns and meaning; PostgreSQL has no `COLUMNS(...)`, `EXCLUDE`,
+`arg_max` or float division of integers). Where DuckDB selects the
+`custom_attributes__*` columns with `COLUMNS(...)`, a variant carries a marker
+comment, `/* custom_attributes: users AS u */`, that becomes the list of those
+columns when the view is created.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ MARTS_SUFFIX = "_marts"
 # destination also answers SQL through DuckDB, but in a throwaway in-memory
 # database, so views there would vanish.)
 DUCKDB_DESTINATIONS = frozenset({"duckdb", "motherduck"})
+# Destinations with their own variant of the views in sql/<name>/.
+VARIANT_DIALECTS = frozenset({"postgres"})
 
 _QUALIFIED_TABLE = re.compile(rf"\b{re.escape(DEFAULT_DATASET)}\.(\w+)")
 _DIALECT_LINE = re.compile(r"^--\s*dialect:\s*(\w+)\s*$", re.MULTILINE)
+_CUSTOM_ATTRIBUTES = re.compile(r"/\*\s*custom_attributes:\s*(\w+)\s+AS\s+(\w+)\s*\*/")
 
 Escape = Callable[[str], str]
 
@@ -50,9 +60,16 @@ class View:
         """Dataset tables the view reads."""
         return frozenset(_QUALIFIED_TABLE.findall(self.sql))
 
-    def select_for(self, dataset: str, escape: Escape) -> str:
-        """The SELECT with its tables qualified by `dataset`."""
-        return _QUALIFIED_TABLE.sub(lambda m: f"{escape(dataset)}.{escape(m.group(1))}", self.sql)
+    def select_for(self, dataset: str, escape: Escape, columns: dict[str, list[str]] | None = None) -> str:
+        """The SELECT with its tables qualified by `dataset` and its custom-attribute
+        markers expanded from `columns` (table -> column names, in table order)."""
+        def attributes(m: re.Match) -> str:
+            table, alias = m.group(1), m.group(2)
+            names = [c for c in (columns or {}).get(table, []) if c.startswith("custom_attributes__")]
+            return "".join(f",\n    {alias}.{escape(c)}" for c in names)
+
+        sql = _CUSTOM_ATTRIBUTES.sub(attributes, self.sql)
+        return _QUALIFIED_TABLE.sub(lambda m: f"{escape(dataset)}.{escape(m.group(1))}", sql)
 
 
 def marts_schema(dataset: str = DEFAULT_DATASET) -> str:
@@ -60,10 +77,13 @@ def marts_schema(dataset: str = DEFAULT_DATASET) -> str:
     return f"{dataset}{MARTS_SUFFIX}"
 
 
-def load_views() -> list[View]:
-    """Every view shipped in gainsight_px/sql, in name order."""
+def load_views(dialect: str = "duckdb") -> list[View]:
+    """Every view shipped for `dialect`, in name order: gainsight_px/sql/*.sql for
+    DuckDB, gainsight_px/sql/<dialect>/*.sql for a destination with variants."""
     views = []
     sql_dir = files("gainsight_px").joinpath("sql")
+    if dialect != "duckdb":
+        sql_dir = sql_dir.joinpath(dialect)
     for entry in sorted(sql_dir.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):
             continue
@@ -80,8 +100,9 @@ def load_views() -> list[View]:
 def refresh_views(pipeline: Any) -> list[str]:
     """Create or replace the analyst views after a load; returns the views created.
 
-    Runs on DuckDB-like destinations through the pipeline's own sql_client. On any
-    other destination it logs a warning and creates nothing: the SQL is DuckDB's.
+    Runs on DuckDB-like destinations and PostgreSQL (its own variants) through the
+    pipeline's own sql_client. On any other destination it logs a warning and
+    creates nothing.
     Views whose tables were not loaded (yet) are skipped with a warning. All
     views change in one transaction: if one does not fit the tables, InputError
     names it and no view changes.
@@ -91,11 +112,19 @@ def refresh_views(pipeline: Any) -> list[str]:
     destination = pipeline.destination.destination_type.rsplit(".", 1)[-1]
     dialect = "duckdb" if destination in DUCKDB_DESTINATIONS else destination
     views = load_views()
-    runnable = [v for v in views if v.dialect == dialect]
-    skipped = sorted(v.name for v in views if v.dialect != dialect)
-    if skipped:
-        logger.warning("analyst views %s are written in DuckDB SQL; not created on destination %r",
-                       ", ".join(skipped), destination)
+    if dialect in VARIANT_DIALECTS:
+        variants = load_views(dialect)
+        runnable = [v for v in variants if v.dialect == dialect]
+        skipped = sorted({v.name for v in views} - {v.name for v in runnable})
+        if skipped:
+            logger.warning("analyst views %s have no %s variant; not created on destination %r",
+                           ", ".join(skipped), dialect, destination)
+    else:
+        runnable = [v for v in views if v.dialect == dialect]
+        skipped = sorted(v.name for v in views if v.dialect != dialect)
+        if skipped:
+            logger.warning("analyst views %s are written in DuckDB SQL; not created on destination %r",
+                           ", ".join(skipped), destination)
     if not runnable:
         return []
     with pipeline.sql_client() as client:
@@ -106,8 +135,17 @@ def refresh_views(pipeline: Any) -> list[str]:
             " WHERE table_catalog = current_database() AND table_schema = %s",
             dataset,
         )
+        columns: dict[str, list[str]] = {}
+        for table, column in client.execute_sql(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_catalog = current_database() AND table_schema = %s"
+                " ORDER BY table_name, ordinal_position", dataset):
+            columns.setdefault(table, []).append(column)
         with client.begin_transaction():
-            return _create_views(client.execute_sql, runnable, dataset, {r[0] for r in rows}, escape)
+            # PostgreSQL's CREATE OR REPLACE VIEW cannot drop or rename columns; its DDL is
+            # transactional, so drop-and-create changes every view at once or none.
+            return _create_views(client.execute_sql, runnable, dataset, {r[0] for r in rows}, escape,
+                                 columns=columns, replace=dialect == "duckdb")
 
 
 def refresh_views_duckdb(path: str | Path, dataset: str = DEFAULT_DATASET) -> list[str]:
@@ -141,7 +179,8 @@ def refresh_views_duckdb(path: str | Path, dataset: str = DEFAULT_DATASET) -> li
 
 
 def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset: str,
-                  tables: set[str], escape: Escape) -> list[str]:
+                  tables: set[str], escape: Escape, columns: dict[str, list[str]] | None = None,
+                  replace: bool = True) -> list[str]:
     """CREATE OR REPLACE each view whose tables exist; the caller owns the transaction."""
     schema = marts_schema(dataset)
     execute(f"CREATE SCHEMA IF NOT EXISTS {escape(schema)}")
@@ -154,8 +193,11 @@ def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset:
                            view.name, ", ".join(missing), dataset)
             continue
         try:
-            execute(f"CREATE OR REPLACE VIEW {escape(schema)}.{escape(view.name)} AS\n"
-                    f"{view.select_for(dataset, escape)}")
+            name = f"{escape(schema)}.{escape(view.name)}"
+            if not replace:
+                execute(f"DROP VIEW IF EXISTS {name}")
+            execute(f"{'CREATE OR REPLACE' if replace else 'CREATE'} VIEW {name} AS\n"
+                    f"{view.select_for(dataset, escape, columns)}")
         except Exception as exc:  # duckdb's or dlt's database error; the caller rolls back
             raise InputError(
                 f"analyst view {view.name} (gainsight_px/sql/{view.name}.sql) does not fit the tables "

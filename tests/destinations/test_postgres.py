@@ -90,7 +90,7 @@ def test_cli_loads_postgres_from_dlt_credentials(emulator: Emulator, tmp_path: P
     result = _cli(["load", "--destination", "postgres", "--progress", "none"], tmp_path, **env)
 
     assert result.returncode == 0, result.stderr
-    assert "into postgres" in result.stdout
+    assert "into postgres" in result.stdout and "Views refreshed: account_health" in result.stdout
     pg = Warehouse("postgres", postgres_url)
     assert len(pg.table("users", "aptrinsic_id")) == 250
     assert not (tmp_path / "gainsight.duckdb").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import marts_reference as ref
 from gainsight_px.emulator import Emulator, TenantSpec
 from gainsight_px.load import LoadSummary, run_load
 from gainsight_px.settings import EMULATOR_API_KEY
+from warehouses import Warehouse
 
 DAY_MS = 86_400_000
 DB_FILE = "gainsight.duckdb"  # what load() writes in its working directory
@@ -27,12 +28,15 @@ def ago(now_ms: int, days: float) -> int:
     return now_ms - int(days * DAY_MS)
 
 
-def rows(path: Path, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Query a loaded DuckDB file read-only, as the notebook does; rows as dicts.
+def rows(path: Path | Warehouse, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Query a loaded DuckDB file read-only, as the notebook does (or a loaded
+    PostgreSQL database, the same SQL); rows as dicts.
 
     The session runs at UTC+14: the views promise UTC days whatever the
     analyst's timezone, and a slip shows up here as days off by one.
     """
+    if isinstance(path, Warehouse):
+        return path.query(sql, params)
     with duckdb.connect(str(path), read_only=True) as con:
         con.execute("SET TimeZone = 'Pacific/Kiritimati'")
         cur = con.execute(sql, params or [])
@@ -40,17 +44,21 @@ def rows(path: Path, sql: str, params: list[Any] | None = None) -> list[dict[str
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def view_names(path: Path, schema: str = "gainsight_px_marts") -> set[str]:
+def view_names(path: Path | Warehouse, schema: str = "gainsight_px_marts") -> set[str]:
+    if isinstance(path, Warehouse):
+        return path.views(schema)
     return {r["view_name"] for r in rows(
         path, "SELECT view_name FROM duckdb_views() WHERE schema_name = ?", [schema])}
 
 
-def load(emu: Emulator, workdir: Path, dataset: str = "gainsight_px", **kwargs: Any) -> LoadSummary:
-    """Load the emulator's tenant with the project's own load into `workdir / DB_FILE`."""
+def load(emu: Emulator, workdir: Path, dataset: str = "gainsight_px", warehouse: Warehouse | None = None,
+         **kwargs: Any) -> LoadSummary:
+    """Load the emulator's tenant with the project's own load into `workdir / DB_FILE`
+    (or into `warehouse`)."""
     return run_load(
         api_key=EMULATOR_API_KEY,
         base_url=emu.base_url,
-        destination=dlt.destinations.duckdb(str(workdir / DB_FILE)),
+        destination=warehouse.destination() if warehouse else dlt.destinations.duckdb(str(workdir / DB_FILE)),
         dataset_name=dataset,
         pipelines_dir=str(workdir / "pipelines"),
         progress="none",
@@ -62,7 +70,7 @@ def load(emu: Emulator, workdir: Path, dataset: str = "gainsight_px", **kwargs: 
 class Loaded:
     """A loaded DuckDB file, the records it was loaded from, and the views' `as_of`."""
 
-    path: Path
+    path: Path | Warehouse  # the DuckDB file, or the PostgreSQL database
     records: dict[str, list[dict]]
     now_ms: int  # the clock the hand-made records were placed against
     as_of_us: int
@@ -72,12 +80,12 @@ class Loaded:
         return ref.utc_day(self.as_of_us // 1000)
 
 
-def as_of_us(path: Path, dataset: str = "gainsight_px") -> int:
-    [row] = rows(path, f"SELECT epoch_us(max(inserted_at)) AS t FROM {dataset}._dlt_loads WHERE status = 0")
-    return row["t"]
+def as_of_us(path: Path | Warehouse, dataset: str = "gainsight_px") -> int:
+    [row] = rows(path, f"SELECT max(inserted_at) AS t FROM {dataset}._dlt_loads WHERE status = 0")
+    return (row["t"] - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
-def snapshot(emu: Emulator, path: Path, now_ms: int) -> Loaded:
+def snapshot(emu: Emulator, path: Path | Warehouse, now_ms: int) -> Loaded:
     records = {r: emu.store.records(r) for r in RESOURCES}
     return Loaded(path=path, records=records, now_ms=now_ms, as_of_us=as_of_us(path))
 

@@ -6,6 +6,7 @@ import logging
 import re
 import shutil
 from importlib.resources import files
+from pathlib import Path
 
 import dlt
 import duckdb
@@ -45,11 +46,24 @@ def test_sql_files_are_the_views_and_say_what_they_cannot_tell():
         assert view.tables <= {"users", "accounts", "features", "engagements", "_dlt_loads"}, view.tables
 
 
+def test_each_postgres_variant_matches_its_duckdb_view():
+    duckdb_views = {v.name: v for v in marts.load_views()}
+    variants = marts.load_views("postgres")
+    assert {v.name for v in variants} == set(duckdb_views)
+    for view in variants:
+        assert view.dialect == "postgres"
+        assert view.sql.startswith(f"-- {view.name}: "), view.name
+        # the header (what it answers, what it cannot tell) is the DuckDB file's
+        assert view.sql.split("-- dialect:")[0] == duckdb_views[view.name].sql.split("-- dialect:")[0]
+
+
 def test_each_sql_file_runs_as_written_on_a_default_load(demo_load):
-    # An analyst can paste a file into DuckDB as it is and get what the view gives.
-    for view in marts.load_views():
+    # An analyst can paste a file into DuckDB (or its variant into PostgreSQL) as it
+    # is and get what the view gives.
+    dialect = "duckdb" if isinstance(demo_load.path, Path) else "postgres"
+    for view in marts.load_views(dialect):
         [row] = rows(demo_load.path, f"""
-            SELECT (SELECT count(*) FROM ({view.sql})) AS as_written,
+            SELECT (SELECT count(*) FROM ({view.sql}) AS v) AS as_written,
                    (SELECT count(*) FROM gainsight_px_marts.{view.name}) AS as_view""")
         assert row["as_written"] == row["as_view"] > 0, view.name
 
@@ -87,26 +101,26 @@ def test_views_follow_the_dataset_name(emulator, tmp_path):
     assert "gainsight_px." not in view_sql(db, "user_activity", "px_eu_marts")
 
 
-def test_views_name_no_catalog_so_a_renamed_or_attached_file_works(demo_load, tmp_path):
-    copy = shutil.copy(demo_load.path, tmp_path / "renamed.duckdb")
+def test_views_name_no_catalog_so_a_renamed_or_attached_file_works(duckdb_demo_load, tmp_path):
+    copy = shutil.copy(duckdb_demo_load.path, tmp_path / "renamed.duckdb")
     with duckdb.connect() as con:
         con.execute(f"ATTACH '{copy}' AS elsewhere (READ_ONLY)")
         [(n,)] = con.execute("SELECT count(*) FROM elsewhere.gainsight_px_marts.account_health").fetchall()
-    assert n == len(demo_load.records["accounts"])
+    assert n == len(duckdb_demo_load.records["accounts"])
 
 
-def test_refresh_views_duckdb_recreates_the_views(demo_load, tmp_path):
-    db = copy_of(demo_load, tmp_path)
+def test_refresh_views_duckdb_recreates_the_views(duckdb_demo_load, tmp_path):
+    db = copy_of(duckdb_demo_load, tmp_path)
     execute(db, "DROP SCHEMA gainsight_px_marts CASCADE")
     assert view_names(db) == set()
     assert sorted(marts.refresh_views_duckdb(db)) == sorted(ALL_VIEWS)
     assert view_names(db) == ALL_VIEWS
     [row] = rows(db, "SELECT sum(engagements) AS n FROM gainsight_px_marts.engagements_by_state")
-    assert row["n"] == len(demo_load.records["engagements"])
+    assert row["n"] == len(duckdb_demo_load.records["engagements"])
 
 
-def test_a_view_that_does_not_fit_changes_nothing(demo_load, tmp_path):
-    db = copy_of(demo_load, tmp_path)
+def test_a_view_that_does_not_fit_changes_nothing(duckdb_demo_load, tmp_path):
+    db = copy_of(duckdb_demo_load, tmp_path)
     execute(db, "CREATE OR REPLACE VIEW gainsight_px_marts.feature_adoption AS SELECT 1 AS stale",
             "ALTER TABLE gainsight_px.users DROP COLUMN email")
     with pytest.raises(InputError, match=r"analyst view (dormant_accounts|user_activity) .* dataset 'gainsight_px'"):
@@ -131,8 +145,8 @@ def test_refresh_views_duckdb_refuses_a_missing_file(tmp_path):
     assert not missing.exists()
 
 
-def test_refresh_views_duckdb_refuses_an_unknown_dataset(demo_load, tmp_path):
-    db = copy_of(demo_load, tmp_path)
+def test_refresh_views_duckdb_refuses_an_unknown_dataset(duckdb_demo_load, tmp_path):
+    db = copy_of(duckdb_demo_load, tmp_path)
     with pytest.raises(InputError, match=r"dataset \(schema\) 'px_typo' not found"):
         marts.refresh_views_duckdb(db, dataset="px_typo")
     assert view_names(db, "px_typo_marts") == set()
@@ -145,3 +159,28 @@ def test_other_destinations_are_skipped_with_a_warning(tmp_path, caplog):
         assert marts.refresh_views(pipeline) == []
     assert "written in DuckDB SQL; not created on destination 'filesystem'" in caplog.text
     assert not (tmp_path / "bucket").exists()
+
+
+def test_postgres_loads_refresh_views_whose_columns_changed(emulator, tmp_path, postgres_url):
+    import psycopg2
+    from warehouses import Warehouse
+
+    pg = Warehouse("postgres", postgres_url)
+    assert set(load(emulator, tmp_path, warehouse=pg).views) == ALL_VIEWS
+    # Someone replaces a view with other columns; a new custom attribute appears.
+    con = psycopg2.connect(postgres_url)
+    with con, con.cursor() as cur:
+        cur.execute("DROP VIEW gainsight_px_marts.feature_adoption")
+        cur.execute("CREATE VIEW gainsight_px_marts.feature_adoption AS SELECT 1 AS stale")
+    con.close()
+    [visitor] = emulator.control.simulate_activity(count=1)
+    emulator.control.update_record("users", visitor, {"customAttributes": {"shoeSize": 44}})
+
+    summary = load(emulator, tmp_path, warehouse=pg, full_refresh=True)
+
+    assert set(summary.views) == ALL_VIEWS and not summary.warnings
+    assert pg.views() == ALL_VIEWS
+    assert "users" in rows(pg, "SELECT * FROM gainsight_px_marts.feature_adoption LIMIT 1")[0]
+    [row] = rows(pg, "SELECT custom_attributes__shoe_size FROM gainsight_px_marts.user_activity"
+                     " WHERE aptrinsic_id = ?", [visitor])
+    assert row == {"custom_attributes__shoe_size": 44.0}
