@@ -1,0 +1,47 @@
+"""Fixtures for the event-stream tests: a published-dialect emulator with a small
+event history, and a loader into a DuckDB file in tmp_path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from events_helpers import EventLoader
+from gainsight_px.emulator import Emulator, TenantSpec
+from gainsight_px.emulator.events import EventSpec
+from gainsight_px.endpoints import PUBLISHED
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    for name in list(os.environ):
+        if name.startswith(("SOURCES__", "DESTINATION__")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., Emulator]]:
+    started: list[Emulator] = []
+
+    def factory(events: EventSpec | None = None, users: int = 150, **kw: object) -> Emulator:
+        emu = Emulator(TenantSpec(users=users, seed=5), dialect=PUBLISHED,
+                       events=events or EventSpec(per_day=120, days=60), **kw)  # type: ignore[arg-type]
+        started.append(emu.start())
+        return emu
+
+    yield factory
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def make_loader(tmp_path: Path) -> Callable[..., EventLoader]:
+    def factory(emulator: Emulator, name: str = "px") -> EventLoader:
+        return EventLoader(emulator, tmp_path, name)
+
+    return factory
