@@ -44,7 +44,7 @@ from dlt.common.configuration.exceptions import (
 from dlt.common.runtime.collector import Collector, LogCollector, NullCollector, TqdmCollector
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from gainsight_px import settings
+from gainsight_px import lake, settings
 from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
 from gainsight_px.errors import ConfigError, GainsightPXError, InputError
 from gainsight_px.source import gainsight_px_source, listable_endpoints
@@ -217,10 +217,11 @@ def _missing_config(exc: ConfigFieldMissingException) -> ConfigError:
     destination = getattr(getattr(exc, "config", None), "destination_type", None)
     if destination:
         name = str(destination).rsplit(".", 1)[-1]
+        key = fields[0] if fields else "credentials"  # e.g. postgres' credentials, filesystem's bucket_url
         example = " (e.g. postgresql://user:password@host:5432/database)" if name == "postgres" else ""
         return ConfigError(
-            f"No credentials for destination {name}: set DESTINATION__{name.upper()}__CREDENTIALS{example} "
-            f"or [destination.{name}.credentials] in .dlt/secrets.toml."
+            f"Destination {name} is not configured: set DESTINATION__{name.upper()}__{key.upper()}{example} "
+            f"or {key} under [destination.{name}] in .dlt/secrets.toml."
         )
     # Anything else: dlt's message says where it looked.
     return ConfigError(f"missing configuration: {exc}")
@@ -286,6 +287,7 @@ def run_load(
     pipeline_name: str = settings.DEFAULT_PIPELINE_NAME,
     pipelines_dir: str | None = None,
     progress: Progress = "log",
+    table_format: str | None = None,
     **source_kwargs: Any,
 ) -> LoadSummary:
     """Load PX into the warehouse once and say what happened.
@@ -312,11 +314,16 @@ def run_load(
         raise
     except Exception as exc:  # e.g. an unknown destination name
         raise _unwrap(exc, secret) from None
+    # delta on the filesystem destination (lake.py); from the argument or config
+    table_format = lake.resolve_table_format(
+        table_format, pipeline.destination.destination_name if pipeline.destination else None)
     # The source only after its pipeline: dlt gives a new source the naming convention
     # of the active pipeline, which may be another one in this process (e.g. a push
     # through px_destination, whose "direct" naming would leave camelCase columns).
     try:
         source = gainsight_px_source(**source_kwargs).with_resources(*selected)
+        if table_format:
+            lake.apply_table_format(source, table_format)
     except ConfigFieldMissingException as exc:
         raise _missing_config(exc) from None
     except GainsightPXError:

@@ -39,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"dataset (schema) name (default: {settings.DEFAULT_DATASET})")
     parser.add_argument("--destination", default="duckdb",
                         help="any dlt destination name, configured the dlt way (default: duckdb)")
+    parser.add_argument("--table-format", choices=("delta",),
+                        help="with --destination filesystem: write delta tables, which merge on the "
+                             "primary key (default: plain parquet files, which only append)")
     parser.add_argument("--initial", metavar="ISO_DATE",
                         help="first load only: start users and accounts at this lastSeenDate")
     parser.add_argument("--page-size", type=int, metavar="N",
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         destination=args.destination,
         pipeline_name=args.pipeline_name,
         progress=progress,
+        table_format=args.table_format,
         **source_kwargs,
     )
     print("\n".join(summary.lines()), flush=True)
