@@ -65,7 +65,7 @@ def measure(base_url: str, control_url: str, *, rows: int, limit: float, rate: f
     started = time.perf_counter()
     summary = push_csv(csv_path, "users", base_url=base_url, api_key=settings.EMULATOR_API_KEY,
                        rate=rate, concurrency=concurrency, ledger=workdir / "ledger.sqlite",
-                       progress=False, handle_sigint=False)
+                       progress=False, handle_sigint=False, dialect="contract")  # no detection GET
     wall = time.perf_counter() - started
     seen = control.requests()
     stats = control.stats()

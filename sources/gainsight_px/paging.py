@@ -48,7 +48,7 @@ from typing import Any
 
 import requests
 
-from gainsight_px.client import PXClient
+from gainsight_px.client import PXClient, TransportError
 from gainsight_px.endpoints import Endpoint
 from gainsight_px.errors import (
     APIError,
@@ -275,6 +275,10 @@ class Scan:
             if first:
                 raise
             raise _Restart(f"the scroll is gone ({exc.status} {exc.api_status or ''})".strip()) from None
+        except TransportError as exc:  # no answer; the client already retried what was safe to
+            if first:
+                raise
+            raise _Restart(str(exc)) from None
         except APIError as exc:
             # A 200 with a cut-off body, or a 5xx on a continuation: the server may have advanced.
             if exc.status == 200 or (not first and exc.status is not None and exc.status >= 500):

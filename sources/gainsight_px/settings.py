@@ -21,6 +21,10 @@ DEFAULT_DUCKDB_FILE = "gainsight.duckdb"
 # Config keys, for messages that tell a user what to fix.
 API_KEY_ENV = "SOURCES__GAINSIGHT_PX__API_KEY"
 BASE_URL_ENV = "SOURCES__GAINSIGHT_PX__BASE_URL"
+DIALECT_ENV = "SOURCES__GAINSIGHT_PX__DIALECT"
+DEFAULT_DIALECT_SETTING = "auto"
+# The product (tag) key, AP-XXXX-N: published writes need it (propertyKeys / propertyKey).
+PROPERTY_KEY_ENV = "SOURCES__GAINSIGHT_PX__PROPERTY_KEY"
 
 # PX publishes ~200 requests/s per tenant; stay below it by default.
 PUBLISHED_RATE_LIMIT = 200.0

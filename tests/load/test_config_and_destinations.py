@@ -129,23 +129,19 @@ def test_default_duckdb_caps_memory_and_config_overrides_it(tmp_path: Path, monk
     assert (tmp_path / "configured.duckdb").exists()
 
 
-def test_the_client_still_honours_proxy_variables(emulator: Emulator, monkeypatch) -> None:
-    # The client resolves the proxy environment once, not per request: the same answer as requests'.
-    import requests
+def test_the_client_never_sends_loopback_requests_through_a_proxy(emulator: Emulator, monkeypatch) -> None:
+    # The key must not travel to a proxy for the emulator; real hosts honour proxies
+    # (tests/security/test_transport_hardening.py proves both with a listening proxy).
     from gainsight_px.client import PXClient
 
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    proxied = PXClient(emulator.base_url, EMULATOR_API_KEY)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    bypassed = PXClient(emulator.base_url, EMULATOR_API_KEY)
-    before = sum(emulator.control.request_counts().values())
+    client = PXClient(emulator.base_url, EMULATOR_API_KEY)
 
-    with pytest.raises(requests.exceptions.ProxyError):
-        proxied.get_json("/users", {"pageSize": 1}, retry="throttle_only")
-    assert sum(emulator.control.request_counts().values()) == before
-    assert len(bypassed.get_json("/users", {"pageSize": 1})["results"]) == 1
+    assert client.transport.proxy is None
+    assert len(client.get_json("/users", {"pageSize": 1})["results"]) == 1
 
 
 def test_another_pipelines_naming_does_not_leak_into_the_load(loader: Loader, tmp_path: Path) -> None:

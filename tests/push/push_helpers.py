@@ -24,7 +24,7 @@ import pytest
 from gainsight_px.cli import main
 from gainsight_px.emulator import Emulator
 from gainsight_px.push.ledger import LEDGER_ENV
-from gainsight_px.settings import API_KEY_ENV, BASE_URL_ENV, EMULATOR_API_KEY
+from gainsight_px.settings import API_KEY_ENV, BASE_URL_ENV, DIALECT_ENV, EMULATOR_API_KEY
 
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
@@ -63,6 +63,7 @@ class PushHarness:
         env = dict(os.environ)
         env.update({API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: self.emulator.base_url,
                     LEDGER_ENV: str(self.ledger), "DLT_DATA_DIR": str(self.workdir / "dlt"),
+                    DIALECT_ENV: self.emulator.dialect.name,
                     "PYTHONUNBUFFERED": "1", "RUNTIME__DLTHUB_TELEMETRY": "false"})
         return env
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gainsight_px import settings
+from gainsight_px.endpoints import DIALECT_CHOICES
 from gainsight_px.errors import GainsightPXError, InputError
 from gainsight_px.push import (
     ENTITIES,
@@ -34,7 +35,14 @@ the ledger (default .gainsight-px/ledger.sqlite, or ${LEDGER_ENV}) remembers wha
 was delivered: a rerun sends only new or changed rows, and resumes after a crash.
 
 config: {settings.API_KEY_ENV} and {settings.BASE_URL_ENV}
-  (or [sources.gainsight_px] in .dlt/secrets.toml and .dlt/config.toml).
+  (or [sources.gainsight_px] in .dlt/secrets.toml and .dlt/config.toml);
+  {settings.DIALECT_ENV} (auto, contract or published; --dialect);
+  {settings.PROPERTY_KEY_ENV}: the product key (AP-XXXX-N) that published
+  writes carry as propertyKeys / propertyKey (or a column of that name).
+
+published dialect: upsert = PUT the record, POST it when PX answers 404;
+  --mode update = PUT only. Ids that cannot go into a URL path use
+  PUT /users/update (/accounts/update). Custom events: POST /events/custom.
 
 exit codes: 0 all delivered, 2 some rows rejected, 1 fatal error, 130 interrupted.
 """
@@ -54,8 +62,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--query", metavar="SQL", help="a SELECT whose columns are API field names")
     source.add_argument("--table", metavar="NAME", help="a table (or schema.table) to push whole")
     parser.add_argument("--mode", default="upsert", metavar="{upsert,update}",
-                        help="users/accounts: upsert (POST, creates or updates; default) or update "
-                             "(PATCH, never creates: a missing record is rejected)")
+                        help="users/accounts: upsert (creates or updates; default) or update "
+                             "(never creates: a missing record is rejected)")
     parser.add_argument("--dry-run", action="store_true",
                         help="validate and show what would be sent; send no write, change no ledger "
                              "(--mode update asks PX with one GET per row whether each record exists)")
@@ -75,6 +83,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="users/accounts: also send rows the ledger has as delivered unchanged")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show the progress bar (default: only on a terminal)")
+    parser.add_argument("--dialect", default=None, metavar="{auto,contract,published}",
+                        help=f"the API the server speaks (default: ${settings.DIALECT_ENV}, else auto: "
+                             "remembered per base URL, else asked with one GET)")
     parser.set_defaults(run=run)
 
 
@@ -89,9 +100,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"push: --concurrency must be at least 1, got {args.concurrency}")
     if args.timeout <= 0:
         raise InputError(f"push: --timeout must be positive, got {args.timeout:g}")
+    if args.dialect is not None and args.dialect not in DIALECT_CHOICES:
+        raise InputError(f"push: unknown --dialect {args.dialect!r}; expected one of {', '.join(DIALECT_CHOICES)}")
     options = PushOptions(mode=args.mode, dry_run=args.dry_run, rate=args.rate, concurrency=args.concurrency,
                           ledger=args.ledger, rejects=args.rejects, timeout=args.timeout, force=args.force,
-                          progress=args.progress)
+                          progress=args.progress, dialect=args.dialect)
     try:
         if args.from_duckdb:
             if args.file:

@@ -17,6 +17,8 @@ Kinds and what the client sees:
   headers and part of the body are sent and the socket is closed with a TCP
   RST. A list page is served without advancing the scroll, so a retry with the
   same scrollId gets the same page.
+- "drop_answer": the request IS processed, then the socket is closed with a
+  TCP RST before a single byte of the answer: the client cannot know.
 - "truncate": processed like "reset", but answered 200 with a Content-Length
   that matches a body cut in the middle of the JSON (not parseable).
 - "duplicate_request": PX's answer to a request identical to one it just
@@ -28,8 +30,9 @@ Kinds and what the client sees:
 
 Status faults (429, 5xx, html_502, empty_403, duplicate_request) are answered
 before the request is processed: nothing is written and no scroll advances.
-"reset" and "truncate" on a write are the lost answer: the write is applied
-and the client never hears so (a retried create then meets its own record).
+"drop_answer" on a write is the lost answer ("reset" and "truncate" too, for a
+client that needs the body): the write is applied and the client never hears
+so (a retried create then meets its own record).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 from gainsight_px.endpoints import Endpoint
 
 STATUS_KINDS = frozenset({"429", "500", "502", "503", "504", "html_502", "empty_403", "duplicate_request"})
-AFTER_KINDS = frozenset({"reset", "truncate"})  # process, then break the answer
+AFTER_KINDS = frozenset({"reset", "truncate", "drop_answer"})  # process, then break the answer
 QUEUED_KINDS = STATUS_KINDS | AFTER_KINDS | {"slow", "malformed_records"}
 IMMEDIATE_KINDS = frozenset({"expire_scrolls", "revoke_auth"})
 KINDS = QUEUED_KINDS | IMMEDIATE_KINDS

@@ -282,11 +282,13 @@ class _Handler(BaseHTTPRequestHandler):
             data = self._head(resp, None)
         else:
             data = self._head(resp, len(body)) + body
-        if kind == "reset":
-            # Full headers and a Content-Length, then half the body, then a TCP RST.
-            cut = len(data) - len(body) // 2 if body else len(data)
-            self.wfile.write(data[:cut])
-            time.sleep(0.05)  # let the client read the headers first
+        if kind in ("reset", "drop_answer"):
+            # reset: full headers and a Content-Length, then half the body, then a TCP RST.
+            # drop_answer: the RST alone, nothing of the answer.
+            cut = 0 if kind == "drop_answer" else len(data) - len(body) // 2 if body else len(data)
+            if cut:
+                self.wfile.write(data[:cut])
+                time.sleep(0.05)  # let the client read the headers first
             self.close_connection = True
             try:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -13,11 +13,32 @@ occurrence 1. Two identical rows are two events and each goes once; a rerun
 sends neither; a row appended later is new. The consequence: rows with the
 same content in *another* file pushed to the same tenant count as the same
 events (give events a `date` so that distinct events differ).
+
+Dialect: `PushOptions.dialect` (`--dialect`), else the `dialect` setting
+(SOURCES__GAINSIGHT_PX__DIALECT), else `auto`: the choice remembered for this
+base URL in `dialects.json` beside the ledger, else one GET to ask the server
+(`gainsight_px.dialects`). The summary names the dialect and how it was chosen.
+
+Writes per row, all from the endpoint table (`write_job`):
+- upsert where the create upserts (contract): one POST;
+- upsert where it only creates (published): the update (PUT) first, the create
+  (POST) when the record is not found; a create whose first answer was lost
+  and whose retry meets the record ("possible duplicate") is delivered; one
+  that meets a record created meanwhile by someone else updates it;
+- update: the update call only; not found is a rejected row;
+- an id the dialect cannot carry in a path goes to the update-by-body path
+  (PUT /users/update) instead;
+- the property key (SOURCES__GAINSIGHT_PX__PROPERTY_KEY, or a column) and the
+  write defaults (userType USER) are filled into rows that have none; without
+  the setting or the column the push stops before any request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import signal
 import sys
 import threading
@@ -27,10 +48,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from gainsight_px import settings
+from gainsight_px import dialects, settings
 from gainsight_px.client import check_api_key, check_base_url, item_path
-from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
-from gainsight_px.errors import GainsightPXError, InputError
+from gainsight_px.endpoints import Dialect
+from gainsight_px.errors import ConfigError, GainsightPXError, InputError
 from gainsight_px.push.ledger import Entry, Ledger, ledger_path
 from gainsight_px.push.readers import Table
 from gainsight_px.push.report import PushSummary, progress_bar, write_rejects
@@ -56,7 +77,10 @@ class PushOptions:
     force: bool = False  # users/accounts: send rows the ledger has as unchanged
     progress: bool | None = None  # None: only on a terminal
     handle_sigint: bool = True  # Ctrl-C finishes in-flight rows (main thread only)
-    dialect: Dialect = field(default=DEFAULT_DIALECT, repr=False)
+    # A Dialect, "auto", "contract" or "published"; None: the dialect setting, else auto.
+    dialect: Dialect | str | None = field(default=None, repr=False)
+    # The product key (AP-XXXX-N) for propertyKeys / propertyKey; None: the property_key setting.
+    property_key: str | None = None
 
 
 def resolve_credentials(base_url: str | None, api_key: str | None) -> tuple[str, str | None]:
@@ -72,6 +96,105 @@ def resolve_credentials(base_url: str | None, api_key: str | None) -> tuple[str,
     return check_base_url(str(base_url)), api_key
 
 
+def _memo_path(ledger_file: Path) -> Path:
+    return ledger_file.parent / "dialects.json"
+
+
+def _recall(ledger_file: Path, base_url: str) -> dict[str, str] | None:
+    try:
+        memo = json.loads(_memo_path(ledger_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = memo.get(base_url) if isinstance(memo, dict) else None
+    return {"name": name, "base_url": base_url} if isinstance(name, str) else None
+
+
+def _remember(ledger_file: Path, base_url: str, name: str) -> None:
+    path = _memo_path(ledger_file)
+    with contextlib.suppress(OSError, ValueError):
+        memo = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        memo = memo if isinstance(memo, dict) else {}
+        memo[base_url] = name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def resolve_dialect(setting: Dialect | str | None, base_url: str, api_key: str | None,
+                    ledger_file: Path, *, remember: bool = True) -> dialects.Choice:
+    """The push's dialect: explicit, else the setting, else remembered for `base_url`, else asked."""
+    if isinstance(setting, Dialect):
+        return dialects.Choice(setting, "set")
+    if setting is None:
+        import dlt
+
+        setting = dlt.config.get("sources.gainsight_px.dialect") or settings.DEFAULT_DIALECT_SETTING
+    choice = dialects.resolve(setting, base_url, api_key or "", remembered=_recall(ledger_file, base_url))
+    if choice.how == "detected" and remember:
+        _remember(ledger_file, base_url, choice.dialect.name)
+    return choice
+
+
+def resolve_property_key(explicit: str | None) -> str | None:
+    """The product key: explicit, else SOURCES__GAINSIGHT_PX__PROPERTY_KEY / [sources.gainsight_px]."""
+    if explicit is None:
+        import dlt
+
+        found = dlt.config.get("sources.gainsight_px.property_key")
+        explicit = str(found) if found else None
+    value = (explicit or "").strip()
+    if value and any(c.isspace() for c in value):
+        raise ConfigError(f"{settings.PROPERTY_KEY_ENV}: {value!r} is not a product key (AP-XXXX-N)")
+    return value or None
+
+
+def write_fill(target: Target, columns: list[str], property_key: str | None) -> dict[str, Any]:
+    """Values for fields rows leave empty: the property key and the endpoint's write defaults.
+
+    Raises ConfigError (naming the setting) when the endpoint needs a property
+    key and there is neither the setting nor a column: before any request.
+    """
+    ep = target.endpoint
+    fill: dict[str, Any] = dict(ep.write_defaults)
+    pk = ep.property_key_field
+    if pk:
+        if property_key:
+            fill[pk] = [property_key] if ep.field_map[pk].type == "array" else property_key
+        elif pk not in columns:
+            raise ConfigError(
+                f"push {target.entity}: the API needs {pk} on every write; set {settings.PROPERTY_KEY_ENV} "
+                f"to the product key (AP-XXXX-N, in PX under Administration > Products), or add a "
+                f"{pk!r} column. Nothing was sent.")
+    return fill
+
+
+def write_job(handle: int, target: Target, dialect: Dialect, key: str | None, body: bytes,
+              *, dry_run: bool = False) -> Job | None:
+    """The request(s) for one row, from the endpoint table. None: a dry run cannot ask (see below)."""
+    ep = target.endpoint
+    if target.key_field is None or key is None:  # events: one create each
+        return Job(handle, ep.create_method, ep.path, body)
+    fits = dialect.id_fits_path(key, ep) or not ep.id_in_body_update_path
+    update = None
+    if ep.update_method and ep.update_path:
+        update = Job(handle, ep.update_method,
+                     item_path(ep.update_path, key) if fits else ep.id_in_body_update_path or "", body)
+    if dry_run:  # update mode: ask whether the record exists (a read); ids kept out of paths cannot be asked
+        return Job(handle, "GET", item_path(ep.item_path or "", key), None) if fits and ep.item_path else None
+    if target.mode == "update":
+        assert update is not None  # resolve_target checked the endpoint has an update call
+        return update
+    duplicate = (ep.duplicate_status, (ep.duplicate_message or "").lower()) \
+        if ep.duplicate_status is not None and not ep.create_upserts else None
+    create = Job(handle, ep.create_method, ep.path, body, duplicate=duplicate)
+    if ep.create_upserts or update is None:
+        return create
+    create.on_duplicate = Job(handle, update.method, update.path, body)
+    update.fallback = create
+    return update
+
+
 @dataclass(slots=True)
 class _Item:
     handle: int
@@ -79,7 +202,7 @@ class _Item:
     key: str  # ledger key: the record key, or the event identity
     body: bytes
     digest: bytes
-    path: str
+    record_key: str | None  # users/accounts: the id; events: None
     state: RowState
 
 
@@ -93,14 +216,20 @@ def push_table(table: Table, entity: str, *, base_url: str | None = None, api_ke
     """
     started = time.monotonic() if started is None else started
     opts = replace(options or PushOptions(), **overrides)
-    target = resolve_target(entity, opts.mode, opts.dialect)
-    if opts.force and target.key_field is None:
+    if opts.force and entity == "events":
         raise InputError("--force applies to users and accounts: it would send every event again")
     base_url, api_key = resolve_credentials(base_url, api_key)
+    property_key = resolve_property_key(opts.property_key)
+    choice = resolve_dialect(opts.dialect, base_url, api_key, ledger_path(opts.ledger), remember=not opts.dry_run)
+    opts = replace(opts, dialect=choice.dialect)
+    target = resolve_target(entity, opts.mode, choice.dialect)
+    fill = write_fill(target, list(table.columns), property_key)
 
-    checked = validate_rows(table.columns, table.rows, target, table.source)
+    checked = validate_rows(table.columns, table.rows, target, table.source, fill,
+                            fill_hint=f"or set {settings.PROPERTY_KEY_ENV}")
     summary = PushSummary(entity=entity, mode=opts.mode, source=table.source, dry_run=opts.dry_run,
-                          rows_read=len(table.rows), rejected_invalid=len(checked.rejects))
+                          rows_read=len(table.rows), rejected_invalid=len(checked.rejects),
+                          dialect=choice.describe())
     api_rejects: list[Reject] = []
     rejects_path = Path(opts.rejects) if opts.rejects else default_rejects
     if not rejects_path.parent.is_dir():  # found now, not after the rows went out
@@ -137,7 +266,6 @@ def _prepare(payloads: list[Payload], target: Target) -> list[_Item]:
     """Give each payload its ledger key, content digest and request path."""
     items: list[_Item] = []
     occurrences: Counter[bytes] = Counter()
-    endpoint = target.endpoint
     for handle, payload in enumerate(payloads):
         body = payload.json
         digest = hashlib.blake2b(body, digest_size=16).digest()
@@ -147,8 +275,7 @@ def _prepare(payloads: list[Payload], target: Target) -> list[_Item]:
             key = hashlib.blake2b(body + b"#%d" % occurrence, digest_size=16).hexdigest()
         else:
             key = payload.key
-        path = item_path(endpoint.item_path or "", key) if target.mode == "update" else endpoint.path
-        items.append(_Item(handle, payload.row_number, key, body, digest, path, "new"))
+        items.append(_Item(handle, payload.row_number, key, body, digest, payload.key, "new"))
     return items
 
 
@@ -181,13 +308,14 @@ def _deliver(to_send: list[_Item], target: Target, ledger: Ledger, summary: Push
     """Send `to_send`; return the fatal error that stopped the run, if any."""
     check_api_key(api_key)  # only now: a push with nothing to send needs no key
     concurrency = max(1, min(opts.concurrency, len(to_send)))
-    transport = Transport(base_url, api_key or "", api_key_header=opts.dialect.api_key_header,
+    dialect = opts.dialect
+    assert isinstance(dialect, Dialect)  # push_table resolved it
+    transport = Transport(base_url, api_key or "", api_key_header=dialect.api_key_header,
                           timeout=opts.timeout, pool_size=concurrency)
     not_found = "does not exist in PX; --mode update never creates records" if opts.mode == "update" else None
-    sender = Sender(transport, rate=opts.rate, concurrency=concurrency, not_found_reason=not_found,
+    sender = Sender(transport, rate=opts.rate, concurrency=concurrency, dialect=dialect, not_found_reason=not_found,
                     max_attempts=opts.max_attempts, backoff_factor=opts.backoff_factor)
     # A dry run in update mode asks whether each record exists (GET): reads only, no ledger writes.
-    method = "GET" if opts.dry_run else target.method
     by_handle = {it.handle: it for it in to_send}
     inflight: set[int] = set()
     next_index = 0
@@ -214,8 +342,14 @@ def _deliver(to_send: list[_Item], target: Target, ledger: Ledger, summary: Push
                 if not opts.dry_run:
                     ledger.mark_pending((it.key, it.digest) for it in batch)  # committed before sending
                 for it in batch:
+                    job = write_job(it.handle, target, dialect, it.record_key, it.body, dry_run=opts.dry_run)
+                    if job is None:  # a dry run cannot ask about this id: count it as it would go
+                        summary.delivered += 1
+                        summary.notes.append(f"row {it.row_number}: {it.record_key!r} cannot be looked up "
+                                             "by path; not checked")
+                        continue
                     inflight.add(it.handle)
-                    sender.submit(Job(it.handle, method, it.path, None if opts.dry_run else it.body))
+                    sender.submit(job)
                 next_index += len(batch)
             elif not inflight:
                 break  # stopping, and everything in flight has come back

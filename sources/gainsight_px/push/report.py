@@ -64,6 +64,7 @@ class PushSummary:
     rejects_path: Path | None = None
     ledger_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    dialect: str | None = None  # "published (detected)": which API the push spoke, and how it was chosen
 
     @property
     def rejected(self) -> int:
@@ -102,7 +103,8 @@ def format_summary(s: PushSummary) -> str:
 
     records = s.entity != "events"
     title = f"push {s.entity}" + (f" --mode {s.mode}" if records else "")
-    lines.append(f"{'DRY RUN: ' if s.dry_run else ''}{title} from {s.source}")
+    lines.append(f"{'DRY RUN: ' if s.dry_run else ''}{title} from {s.source}"
+                 + (f" (dialect: {s.dialect})" if s.dialect else ""))
     add("rows read", s.rows_read)
     split = f"{s.new:,} new to the ledger, {s.changed:,} changed" if records else ""
     if s.dry_run:

@@ -1,25 +1,24 @@
 """The sender: concurrent writes under a client-side rate limit, with retries we can count.
 
-Why not `PXClient` over requests: measured on the 2-core CI machine
-against the emulator, 16 threads reach ~670 requests/s through requests (plus
-dlt's retry wrapper) with the client burning ~0.7 ms of CPU per request, while
-urllib3 directly (the library under requests) reaches ~2,800/s. The push needs
-~950/s to meet the bench target with the emulator sharing the CPU, so this
-module talks to urllib3 and reuses client.py for the rest: base URL and key
-checks, id encoding, error-body messages, auth errors, and `ratelimit.TokenBucket`.
-dlt's retry helper is not used because every attempt has to be seen: a 429
-slows the bucket down, and whether an attempt may have reached the server
-decides between "not sent" and "in doubt" in the ledger.
+Requests go through `client.HTTPTransport`, the transport the load uses too
+(urllib3: ~2,800 requests/s on the 2-core CI machine where requests plus dlt's
+retry wrapper reached ~670/s): one overall deadline per attempt, no redirects
+followed, no proxy for loopback, the key scrubbed from every answer, size
+limits. The retry loop is this module's own, because every attempt has to be
+seen: a throttle slows the bucket down, and whether an attempt may have
+reached the server decides between "not sent" and "in doubt" in the ledger.
 
 Per row (a `Job`), until the API answers for good:
 - 2xx: delivered. The status line is enough: a body cut short after it (a
   reset connection) does not make a delivered row undelivered.
-- 429: the server refused without doing anything. `Retry-After` pauses the
+- 429 (or PX's "Duplicate request blocked. Please wait before retrying",
+  whatever its status): the server refused without doing anything. `Retry-After` pauses the
   whole bucket; without it every thread backs off exponentially. The rate is
   halved at most once per second while 429s keep coming, and climbs back with
   every success. 429s do not use up the row's attempts (a long storm is
   bounded by `max_throttled`, then the run stops).
-- 5xx, timeouts, resets: retried with exponential backoff and jitter, at most
+- 3xx: fatal (never followed: the key would go with it), naming the target host.
+- 5xx, timeouts, resets, the deadline: retried with exponential backoff and jitter, at most
   `max_attempts` attempts. An answer lost after the request went out (read
   timeout, reset, 500/502/504) may have been applied: such retries are counted
   as `lost_answers` (a possible duplicate for events).
@@ -31,28 +30,29 @@ Per row (a `Job`), until the API answers for good:
 
 from __future__ import annotations
 
-import email.utils
 import queue
-import random
 import ssl
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, SSLError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ProxyError, SSLError
 
-from gainsight_px import __version__, settings
+from gainsight_px import settings
 from gainsight_px.client import (
+    Answer,
+    HTTPTransport,
+    RedirectError,
+    ResponseTooLarge,
     api_error_message,
-    check_api_key,
-    check_base_url,
-    is_loopback_host,
+    backoff_delay,
+    describe_failure,
+    is_throttle,
     raise_for_api_error,
+    retry_after_seconds,
 )
+from gainsight_px.endpoints import Dialect
 from gainsight_px.errors import APIError, AuthError, ConfigError, GainsightPXError
 from gainsight_px.ratelimit import TokenBucket
 
@@ -67,22 +67,20 @@ MAX_CONNECT_ATTEMPTS = 4
 MAX_THROTTLED = 200
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What came back for one attempt; duck-types the bits `client.py`'s error helpers read."""
-
-    status_code: int
-    content: bytes
-    headers: Any
-    reason: str
-
-
 @dataclass
 class Job:
+    """One row's write. Verbs, paths and the statuses to read come from the endpoint table."""
+
     handle: int  # the engine's index of the row
     method: str
     path: str  # path under the base URL, ids already encoded
     body: bytes | None
+    # Sent instead when this one answers "not found" (the published upsert: PUT, then POST).
+    fallback: Job | None = None
+    # A create's "already exists" answer: (status, text in its message).
+    duplicate: tuple[int, str] | None = None
+    # Sent when a create meets an existing id it did not make (created meanwhile: update it).
+    on_duplicate: Job | None = None
 
 
 @dataclass
@@ -108,79 +106,21 @@ class Counters:
                 setattr(self, name, getattr(self, name) + value)
 
 
-class Transport:
-    """One keep-alive connection pool to the API; one attempt per call, no hidden retries."""
+class Transport(HTTPTransport):
+    """The push's keep-alive pool: `client.HTTPTransport` (deadline, size limits, no redirects,
+    no proxy for loopback, key scrubbed from answers) sending JSON bodies."""
 
     def __init__(self, base_url: str, api_key: str, *, api_key_header: str,
-                 timeout: float = settings.REQUEST_TIMEOUT_S, pool_size: int = 16) -> None:
-        self.base_url = check_base_url(base_url)
-        parts = urlsplit(self.base_url)
-        self._prefix = parts.path
-        # The key lives only in these headers: never in a URL, a message or a log.
-        self._headers = {
-            api_key_header: check_api_key(api_key),
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"gainsight-px/{__version__}",
-        }
-        options: dict[str, Any] = dict(
-            maxsize=pool_size, block=False, retries=False,
-            timeout=urllib3.Timeout(connect=min(10.0, timeout), read=timeout),
-        )
-        if parts.scheme == "https":
-            try:
-                import certifi  # the CA bundle requests uses
+                 timeout: float | None = None, pool_size: int = 16) -> None:
+        super().__init__(base_url, api_key, api_key_header=api_key_header,
+                         timeout=timeout if timeout is not None else settings.REQUEST_TIMEOUT_S,
+                         pool_size=pool_size, extra_headers={"Content-Type": "application/json"})
 
-                options["ca_certs"] = certifi.where()
-            except ImportError:
-                pass
-        proxy = None if is_loopback_host(parts.hostname or "") else _env_proxy(parts.scheme, parts.hostname)
-        manager = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
-        self._pool = manager.connection_from_url(self.base_url)
-        self._manager = manager
-
-    def send(self, method: str, path: str, body: bytes | None) -> Answer:
-        """One attempt. Raises urllib3 errors for transport failures."""
-        response = self._pool.urlopen(method, self._prefix + path, body=body, headers=self._headers,
-                                      retries=False, redirect=False, preload_content=False)
-        status = response.status
-        try:
-            content = response.read()
-        except HTTPError:
-            if 200 <= status < 300:
-                content = b""  # the status line is the API's answer; the body is not needed
-            else:
-                raise
-        finally:
-            response.release_conn()
-        return Answer(status, content, response.headers, response.reason or "")
-
-    def close(self) -> None:
-        self._manager.clear()
-
-
-def _env_proxy(scheme: str, host: str | None) -> str | None:
-    """HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as requests would honour them."""
-    proxy = urllib.request.getproxies().get(scheme)
-    if proxy and host and urllib.request.proxy_bypass(host):
-        return None
-    return proxy
-
-
-def retry_after_seconds(value: str | None, cap: float) -> float | None:
-    """`Retry-After` as seconds (delta-seconds or an HTTP date), capped; None if absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(cap, max(0.0, seconds))
+    def send(self, method: str, path: str, body: bytes | None = None, **kwargs: Any) -> Answer:  # type: ignore[override]
+        """One attempt. Raises urllib3 errors for transport failures; a 2xx whose body
+        breaks off still counts (the status line is the API's answer)."""
+        kwargs.setdefault("need_body", False)
+        return super().send(method, path, body, **kwargs)
 
 
 class Sender:
@@ -190,7 +130,7 @@ class Sender:
     job is never queued behind others: "submitted" means "in flight".
     """
 
-    def __init__(self, transport: Transport, *, rate: float, concurrency: int,
+    def __init__(self, transport: Transport, *, rate: float, concurrency: int, dialect: Dialect,
                  not_found_reason: str | None = None, max_attempts: int = settings.MAX_ATTEMPTS,
                  backoff_factor: float = settings.BACKOFF_FACTOR,
                  max_delay: float = settings.MAX_RETRY_DELAY_S) -> None:
@@ -202,6 +142,10 @@ class Sender:
         self.concurrency = concurrency
         # A 404 on an item path means the record does not exist (update mode).
         self.not_found_reason = not_found_reason
+        # The dialect's write answers: "no such record", and "no such method" (the wrong dialect).
+        self.dialect_name = dialect.name
+        self.not_found_status = dialect.not_found_status
+        self.wrong_method_status = dialect.wrong_method_status
         self.max_attempts = max(1, max_attempts)
         self.backoff_factor = backoff_factor
         self.max_delay = max_delay
@@ -271,7 +215,7 @@ class Sender:
                 self.fatal = error
         self._halt.set()
 
-    def _deliver(self, job: Job) -> Result:
+    def _deliver(self, job: Job, prior_lost: int = 0) -> Result:
         attempts = connect_failures = throttled = lost = 0
         last_problem = ""
         while True:
@@ -284,15 +228,19 @@ class Sender:
             self.counters.add(requests=1)
             try:
                 answer = self.transport.send(job.method, job.path, job.body)
-            except (NewConnectionError, ConnectTimeoutError) as exc:
+            except (NewConnectionError, ConnectTimeoutError, ProxyError) as exc:
                 connect_failures += 1
-                last_problem = f"cannot connect to {self.transport.base_url} ({_reason(exc)})"
+                last_problem = f"cannot connect to {self.transport.base_url} ({describe_failure(exc, self.transport)[1]})"
                 if connect_failures >= MAX_CONNECT_ATTEMPTS:
                     self._fail(APIError(f"{last_problem}; gave up after {connect_failures} attempts. "
-                                        f"Is the API reachable? Check {settings.BASE_URL_ENV}."))
+                                        f"Is the API reachable at that URL? Check {settings.BASE_URL_ENV}."))
                     continue
             except SSLError as exc:
-                self._fail(APIError(f"TLS error talking to {self.transport.base_url}: {_reason(exc)}"))
+                self._fail(APIError(f"TLS error talking to {self.transport.base_url}: {_reason(exc)}. "
+                                    f"Is it an https server? Check {settings.BASE_URL_ENV}."))
+                continue
+            except (RedirectError, ResponseTooLarge) as exc:
+                self._fail(exc)  # a redirect is never followed (the key would go with it)
                 continue
             except (HTTPError, ssl.SSLError, OSError) as exc:
                 lost += 1
@@ -302,8 +250,8 @@ class Sender:
                 status = answer.status_code
                 if 200 <= status < 300:
                     self._succeeded()
-                    return Result(job, "delivered", status, lost_answers=lost)
-                if status == 429:
+                    return Result(job, "delivered", status, lost_answers=prior_lost + lost)
+                if is_throttle(answer):  # 429, or PX's "Duplicate request blocked": wait, not a failure
                     throttled += 1
                     attempts -= 1  # a refusal, not a failure
                     self._throttled(answer, throttled)
@@ -321,9 +269,19 @@ class Sender:
                     continue
                 message, _ = api_error_message(answer)  # type: ignore[arg-type]
                 if status not in RETRY_STATUSES:
-                    if status == 404 and self.not_found_reason:
-                        return Result(job, "rejected", status, f"{self.not_found_reason} ({message})", lost)
-                    if status in (404, 405) and job.method == "POST":
+                    outcome = self._write_answer(job, status, message, prior_lost, lost)
+                    if outcome is not None:
+                        return outcome
+                    if status == self.wrong_method_status:
+                        self._fail(ConfigError(
+                            f"{job.method} {job.path}: HTTP {status} {message}: the server has no such call, so "
+                            f"it does not speak the {self.dialect_name} dialect; set {settings.DIALECT_ENV} "
+                            "(or --dialect) to the one it speaks, or auto"))
+                        continue
+                    if status == self.not_found_status and self.not_found_reason:
+                        return Result(job, "rejected", status, f"{self.not_found_reason} ({message})",
+                                      prior_lost + lost)
+                    if status == self.not_found_status and job.body is not None:
                         # A create path that does not exist: the base URL is wrong, not the row.
                         self._fail(APIError(f"{job.method} {job.path}: HTTP {status} {message}; check "
                                             f"{settings.BASE_URL_ENV} ({self.transport.base_url})"))
@@ -340,6 +298,18 @@ class Sender:
             self.counters.add(retried=1)
             self._halt.wait(self._backoff(attempts))
 
+    def _write_answer(self, job: Job, status: int, message: str, prior_lost: int, lost: int) -> Result | None:
+        """The next step of a multi-step write (upsert), or None to read `status` as usual."""
+        if status == self.not_found_status and job.fallback is not None:
+            return self._deliver(job.fallback, prior_lost + lost)
+        if job.duplicate is not None and status == job.duplicate[0] and job.duplicate[1] in message.lower():
+            if lost:  # an earlier attempt of this create went through, its answer did not come back
+                return Result(job, "delivered", status, "created; the answer was lost and the retry met "
+                              "the record", prior_lost + lost)
+            if job.on_duplicate is not None:  # created by someone else since: update it
+                return self._deliver(job.on_duplicate, prior_lost)
+        return None
+
     def _may_try(self, lost: int) -> bool:
         # After Ctrl-C a row whose answer was lost keeps trying: stopping now would leave it in doubt.
         return not (self._halt.is_set() or (self._stop.is_set() and lost == 0))
@@ -350,8 +320,7 @@ class Sender:
         return Result(job, "in_doubt" if lost else "not_sent", reason=last_problem, lost_answers=lost)
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.max_delay, self.backoff_factor * 2 ** (attempt - 1))
-        return delay * random.uniform(0.5, 1.0)  # jitter: threads must not retry in lockstep
+        return backoff_delay(attempt, self.backoff_factor, self.max_delay)  # jittered: no lockstep
 
     def _succeeded(self) -> None:
         self.bucket.speed_up()

@@ -14,6 +14,11 @@ Coercion rules (documented in the README):
   offset or without one, which means UTC) or epoch milliseconds. An integer below
   1e11 (before 1973 in ms) is refused: it is almost always epoch *seconds*.
 - `email` format: one `@`, no spaces, a dot in the domain.
+- `array` fields (the published `propertyKeys`): one value, or several
+  separated by `;` or `,`.
+- Fields the push fills itself (the endpoint's property-key field from the
+  setting, and its write defaults such as `userType` USER) are sent whenever a
+  row has no value of its own; a column of that name overrides them per row.
 - Custom attributes (`customAttributes.<key>`, `attributes.<key>` for events)
   have no declared type, so text is inferred: `true`/`false` (any case) -> boolean;
   an integer without leading zeros (`42`, `-7`, not `007` or `02134`) -> integer;
@@ -74,15 +79,18 @@ class Target:
         return self.endpoint.attributes_field
 
     @property
-    def method(self) -> str:
-        return "PATCH" if self.mode == "update" else "POST"
+    def filled_fields(self) -> tuple[str, ...]:
+        """Fields the push can fill when a row has none: the property key, the write defaults."""
+        ep = self.endpoint
+        return ((ep.property_key_field,) if ep.property_key_field else ()) + tuple(n for n, _ in ep.write_defaults)
 
     @property
     def required_fields(self) -> tuple[str, ...]:
+        """Columns the input must have (filled fields excepted: a setting or default can supply them)."""
         # An update changes only the fields given: just the record's key is needed.
         if self.mode == "update":
             return (self.key_field,) if self.key_field else ()
-        return self.endpoint.required_fields
+        return tuple(n for n in self.endpoint.required_fields if n not in self.filled_fields)
 
 
 def resolve_target(entity: str, mode: str = "upsert", dialect: Dialect = DEFAULT_DIALECT) -> Target:
@@ -93,11 +101,11 @@ def resolve_target(entity: str, mode: str = "upsert", dialect: Dialect = DEFAULT
         raise InputError(f"unknown --mode {mode!r}: expected upsert or update")
     endpoint = dialect[dialect.events_endpoint if entity == "events" else entity]
     if mode == "update":
-        if not endpoint.item_path or "PATCH" not in endpoint.item_methods:
+        if not endpoint.update_path or endpoint.update_method not in endpoint.item_methods:
             raise InputError(f"--mode update is not available for {entity}: the API has no update "
                              "call for them (use the default --mode upsert)")
-    elif "POST" not in endpoint.methods:
-        raise InputError(f"the API accepts no POST for {entity}")
+    elif endpoint.create_method not in endpoint.methods:
+        raise InputError(f"the API accepts no {endpoint.create_method} for {entity}")
     return Target(entity, mode, endpoint)  # type: ignore[arg-type]
 
 
@@ -186,10 +194,19 @@ def plan_columns(columns: Sequence[str], target: Target, source: str) -> list[_C
 
 
 def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, Sequence[Any]]],
-                  target: Target, source: str) -> Validated:
-    """Check and coerce every row; duplicate keys reject every copy."""
+                  target: Target, source: str, fill: dict[str, Any] | None = None,
+                  fill_hint: str = "") -> Validated:
+    """Check and coerce every row; duplicate keys reject every copy.
+
+    `fill`: values for fields a row leaves empty (or the input has no column for).
+    A filled field the input has as a column but `fill` cannot supply is
+    required per row; `fill_hint` says how to supply it for every row.
+    """
     planned = plan_columns(columns, target, source)
-    required = set(target.required_fields)
+    fill = dict(fill or {})
+    present = {c.header for c in planned}
+    required = set(target.required_fields) | {
+        n for n in target.filled_fields if n in present and n not in fill and n in target.endpoint.required_fields}
     attr_field = target.attributes_field
     payloads: list[Payload] = []
     rejects: list[Reject] = []
@@ -204,7 +221,8 @@ def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, Sequence[Any
             raw = values[col.index]
             if _is_empty(raw):
                 if col.field is not None and col.field.name in required:
-                    problems.append(f"{col.header}: required, but the cell is empty")
+                    hint = f" ({fill_hint})" if fill_hint and col.field.name in target.filled_fields else ""
+                    problems.append(f"{col.header}: required, but the cell is empty{hint}")
                 continue
             try:
                 if col.field is None:
@@ -213,6 +231,8 @@ def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, Sequence[Any
                     body[col.field.name] = coerce(raw, col.field)
             except ValueError as exc:
                 problems.append(f"{col.header}: {exc}")
+        for name, value in fill.items():
+            body.setdefault(name, value)
         key = body.get(target.key_field) if target.key_field else None
         if key is not None:
             rows_by_key[key].append(row_number)
@@ -260,6 +280,12 @@ def coerce(value: Any, field: Field) -> Any:
         return _as_bool(value)
     if kind == "timestamp":
         return to_epoch_ms(value)
+    if kind == "array":
+        items = list(value) if isinstance(value, list | tuple) else re.split(r"[;,]", _as_text(value))
+        out = [_as_text(v).strip() for v in items if not _is_empty(v)]
+        if not out:
+            raise ValueError(f"expected one or more values separated by ';', got {_show(value)}")
+        return out
     raise ValueError(f"fields of type {kind} cannot be set from a single cell")
 
 
