@@ -23,6 +23,7 @@ from gainsight_px.push import (
     format_summary,
     push_csv,
     push_query,
+    push_sql,
 )
 
 EPILOG = f"""\
@@ -50,7 +51,7 @@ exit codes: 0 all delivered, 2 some rows rejected, 1 fatal error, 130 interrupte
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "push", help="push users, accounts or custom events from a CSV file or a DuckDB query",
+        "push", help="push users, accounts or custom events from a CSV file or a DuckDB/PostgreSQL query",
         description="Reverse ETL: validate every row, then deliver it to PX once.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,6 +60,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", nargs="?", metavar="FILE.csv", help="the CSV file to push")
     source = parser.add_argument_group("from the warehouse instead of a CSV file")
     source.add_argument("--from-duckdb", metavar="PATH", help="a DuckDB file to read rows from")
+    source.add_argument("--from-sql", metavar="URL",
+                        help="a SQL warehouse to read rows from: postgresql://user:password@host/db "
+                             "(or postgresql+psycopg2://..., or a libpq DSN 'host=... dbname=...')")
     source.add_argument("--query", metavar="SQL", help="a SELECT whose columns are API field names")
     source.add_argument("--table", metavar="NAME", help="a table (or schema.table) to push whole")
     parser.add_argument("--mode", default="upsert", metavar="{upsert,update}",
@@ -69,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "(--mode update asks PX with one GET per row whether each record exists)")
     parser.add_argument("--rejects", metavar="PATH",
                         help="where rejected rows go (default: <input>.rejects.csv beside the file, "
-                             "./<entity>.rejects.csv for --from-duckdb)")
+                             "./<entity>.rejects.csv for --from-duckdb and --from-sql)")
     parser.add_argument("--ledger", metavar="PATH",
                         help=f"the delivery ledger (default: ${LEDGER_ENV} or .gainsight-px/ledger.sqlite)")
     parser.add_argument("--rate", type=float, default=settings.DEFAULT_PUSH_RATE, metavar="R",
@@ -106,7 +110,11 @@ def run(args: argparse.Namespace) -> int:
                           ledger=args.ledger, rejects=args.rejects, timeout=args.timeout, force=args.force,
                           progress=args.progress, dialect=args.dialect)
     try:
-        if args.from_duckdb:
+        if args.from_sql:
+            if args.file or args.from_duckdb:
+                raise InputError("push: give one of FILE.csv, --from-duckdb or --from-sql")
+            summary = push_sql(args.from_sql, args.entity, query=args.query, table=args.table, options=options)
+        elif args.from_duckdb:
             if args.file:
                 raise InputError("push: give either FILE.csv or --from-duckdb, not both")
             summary = push_query(args.from_duckdb, args.entity, query=args.query, table=args.table,

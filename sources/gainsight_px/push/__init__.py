@@ -44,7 +44,7 @@ from typing import Any
 from gainsight_px.push.destination import px_destination
 from gainsight_px.push.engine import PushOptions, push_table, resolve_credentials
 from gainsight_px.push.ledger import DEFAULT_LEDGER, LEDGER_ENV, Ledger, ledger_path
-from gainsight_px.push.readers import Table, read_csv, read_duckdb
+from gainsight_px.push.readers import Table, read_csv, read_duckdb, read_sql
 from gainsight_px.push.report import (
     EXIT_FATAL,
     EXIT_INTERRUPTED,
@@ -83,6 +83,18 @@ def push_query(duckdb_path: str | os.PathLike[str], entity: str, *, query: str |
                       default_rejects=default_rejects_path(None, entity), started=started, **overrides)
 
 
+def push_sql(connection: str, entity: str, *, query: str | None = None, table: str | None = None,
+             base_url: str | None = None, api_key: str | None = None,
+             options: PushOptions | None = None, **overrides: Any) -> PushSummary:
+    """`push_query` for a SQL warehouse: a PostgreSQL URL or DSN (read-only session),
+    or `duckdb:///path`. Same validation, ledger and summary; rejects to ./<entity>.rejects.csv."""
+    started = time.monotonic()
+    resolve_target(entity, (overrides.get("mode") or (options.mode if options else "upsert")))
+    rows = read_sql(connection, query=query, table=table)
+    return push_table(rows, entity, base_url=base_url, api_key=api_key, options=options,
+                      default_rejects=default_rejects_path(None, entity), started=started, **overrides)
+
+
 __all__ = [
     "DEFAULT_LEDGER",
     "ENTITIES",
@@ -100,9 +112,11 @@ __all__ = [
     "ledger_path",
     "push_csv",
     "push_query",
+    "push_sql",
     "push_table",
     "px_destination",
     "read_csv",
     "read_duckdb",
+    "read_sql",
     "resolve_credentials",
 ]

@@ -1,4 +1,4 @@
-"""Readers: a CSV file or a DuckDB query/table -> a header and numbered rows.
+"""Readers: a CSV file, or a DuckDB or PostgreSQL query/table -> a header and numbered rows.
 
 A reader either returns every row or raises `InputError` naming the file (and
 the line or column) before anything is sent: a half-read file must never be
@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,3 +172,68 @@ def _quote_table(name: str) -> str:
     if not name or any(not p for p in parts):
         raise InputError(f"--table {name!r} is not a table name (expected NAME or SCHEMA.NAME)")
     return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+
+
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_PASSWORD_IN_URL = re.compile(r"^([^:/]+://[^:/@]*:)[^@]*@")
+_PASSWORD_IN_DSN = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact_connection(target: str) -> str:
+    """A connection URL or DSN fit for messages: the password replaced by ***."""
+    return _PASSWORD_IN_DSN.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", target))
+
+
+def read_sql(target: str, *, query: str | None = None, table: str | None = None) -> Table:
+    """Run a query (or read a table) in a SQL warehouse, in a read-only session.
+
+    `target` is a PostgreSQL connection: a URL (`postgresql://user:pw@host:5432/db`,
+    also with a SQLAlchemy driver, `postgresql+psycopg2://...`) or a libpq DSN
+    (`host=... dbname=... user=...`). A `duckdb:///path` URL reads that DuckDB file.
+    """
+    if (query is None) == (table is None):
+        raise InputError("--from-sql needs exactly one of --query or --table")
+    target = target.strip()
+    scheme_match = _URL_SCHEME.match(target)
+    scheme = scheme_match.group(1).lower() if scheme_match else None
+    if scheme == "duckdb":
+        return read_duckdb(target[len("duckdb:///"):], query=query, table=table)
+    name = redact_connection(target)
+    if scheme is not None:
+        dialect, _, _driver = scheme.partition("+")
+        if dialect not in ("postgresql", "postgres"):
+            raise InputError(f"--from-sql {name}: unsupported database {dialect!r}; expected a PostgreSQL "
+                             "URL (postgresql://user:password@host:5432/database), a libpq DSN, "
+                             "or duckdb:///path")
+        target = "postgresql" + target[len(scheme):]  # psycopg2 knows no SQLAlchemy driver suffix
+    elif "=" not in target:
+        raise InputError(f"--from-sql {name!r}: not a connection URL or DSN; expected "
+                         "postgresql://user:password@host:5432/database or 'host=... dbname=...'")
+    try:
+        import psycopg2
+    except ImportError:
+        raise InputError("--from-sql with PostgreSQL needs psycopg2: pip install 'gainsight-px[postgres]'") from None
+
+    sql = query if query is not None else f"SELECT * FROM {_quote_table(table or '')}"
+    what = f"{name} query" if query is not None else f"{name} table {table!r}"
+    try:
+        conn = psycopg2.connect(target, connect_timeout=30)
+    except psycopg2.Error as exc:
+        raise InputError(f"--from-sql {name}: cannot connect: {' '.join(str(exc).split())}") from None
+    try:
+        conn.set_session(readonly=True)  # a push reads the warehouse, never writes it
+        with conn.cursor() as cursor:
+            cursor.execute(sql)
+            if cursor.description is None:
+                raise InputError(f"{what}: the statement returns no rows (expected a SELECT)")
+            columns = [d[0] for d in cursor.description]
+            data = cursor.fetchall()
+    except psycopg2.Error as exc:
+        raise InputError(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    finally:
+        conn.close()
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise InputError(f"{what}: duplicated column name(s) {', '.join(map(repr, duplicated))}; "
+                         "alias them (AS \"...\")")
+    return Table(what, columns, [(number, values) for number, values in enumerate(data, start=1)])
