@@ -35,6 +35,10 @@ a test of it in tests/hostile/test_hostile_server.py. Behaviours that wait must 
 on `exchange.stopping` (an Event set by `stop()`), never plain `time.sleep`,
 so that stopping the server never hangs a test.
 
+`forward(origin, transform)` relays to a real server (the emulator) and lets a
+test bend one detail of its answer: the usual way to serve a tenant that is
+right except for one thing.
+
 Behaviours may keep state (closures, or `exchange.request.seq`, the 1-based
 count of requests to that route so far).
 """
@@ -53,7 +57,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 HERE = Path(__file__).resolve().parent
 # A test CA and a leaf certificate for 127.0.0.1 and localhost, valid until 2126 (test use only).
@@ -265,6 +269,43 @@ def gzip_reply(body: Any, status: int = 200, *, only_if_asked: bool = True) -> B
             ex.send(status, gzip.compress(data), {"Content-Type": "application/json", "Content-Encoding": "gzip"})
         else:
             ex.send(status, data, {"Content-Type": "application/json"})
+    return behaviour
+
+
+Relayed = tuple[int, dict[str, str], bytes]
+
+
+def forward(origin: str, transform: Callable[[Request, int, dict[str, str], bytes], Relayed] | None = None,
+            *, compress: bool = False) -> Behaviour:
+    """Relay the request to a real server (e.g. the emulator's `http://127.0.0.1:PORT`) and send
+    its answer back, through `transform(request, status, headers, body) -> (status, headers, body)`
+    when given: how to serve a mostly-correct tenant with one thing wrong. With `compress`, the
+    answer is gzip-compressed when the request accepts gzip."""
+    import http.client
+
+    target = urlsplit(origin)
+
+    def behaviour(ex: Exchange) -> None:
+        req = ex.request
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in req.params)
+        headers = {k: v for k, v in req.headers.items() if k not in ("host", "accept-encoding", "connection")}
+        try:
+            conn.request(req.method, req.path + (f"?{query}" if query else ""), body=req.body or None,
+                         headers=headers)
+            resp = conn.getresponse()
+            status, body = resp.status, resp.read()
+            out_headers = {k: v for k, v in resp.getheaders()
+                           if k.lower() not in ("content-length", "transfer-encoding", "connection", "date",
+                                                "server")}
+        finally:
+            conn.close()
+        if transform is not None:
+            status, out_headers, body = transform(req, status, out_headers, body)
+        if compress and "gzip" in req.headers.get("accept-encoding", ""):
+            body = gzip.compress(body)
+            out_headers = {**out_headers, "Content-Encoding": "gzip"}
+        ex.send(status, body, out_headers)
     return behaviour
 
 
@@ -532,6 +573,6 @@ class ConnectionCounter:
 
 __all__ = [
     "CA_FILE", "ConnectionCounter", "Exchange", "HostileServer", "Request", "drop", "dynamic",
-    "echo_headers", "gzip_bomb", "gzip_reply", "hang", "huge", "json_reply", "raw_reply",
+    "echo_headers", "forward", "gzip_bomb", "gzip_reply", "hang", "huge", "json_reply", "raw_reply",
     "redirect", "sequence", "times", "trickle",
 ]

@@ -15,6 +15,7 @@ from hostile_server import (
     HostileServer,
     drop,
     echo_headers,
+    forward,
     gzip_bomb,
     gzip_reply,
     hang,
@@ -103,3 +104,16 @@ def test_connection_counter_counts_and_keeps_first_bytes() -> None:
             s.recv(100)
         assert counter.settled() == 1
         assert counter.received[0].startswith(b"GET http://x/")
+
+
+def test_forward_relays_to_a_real_server_and_can_bend_the_answer(hostile: HostileServer, make_hostile) -> None:
+    real = make_hostile()
+    real.on("GET", "/users", json_reply({"results": [{"id": "a"}]}))
+
+    def bend(request, status, headers, body):
+        return 203, headers, body.replace(b'"a"', b'"b"')
+    hostile.on("GET", "/users", forward(real.origin, bend, compress=True))
+    r = get(hostile.url("/users?pageSize=1"), headers={"X-K": "v", "Accept-Encoding": "gzip"})
+    assert r.status == 203 and r.json() == {"results": [{"id": "b"}]}
+    sent = real.requests("GET", "/users")[0]
+    assert sent.params == [("pageSize", "1")] and sent.headers["x-k"] == "v"
