@@ -88,9 +88,12 @@ def _request_counts(counts: dict[str, int]) -> dict[str, int]:
 
 
 def run_demo(users: int = DEFAULT_USERS, accounts: int | None = None, db_path: str | None = None,
-             say: Callable[[str], Any] = print, progress: str = "none") -> DemoResult:
-    """Run the demo; `say` receives each line of commentary."""
+             say: Callable[[str], Any] = print, progress: str = "none", dialect: str = "contract") -> DemoResult:
+    """Run the demo; `say` receives each line of commentary. `dialect`: the emulator's API."""
     from gainsight_px.emulator import Emulator, TenantSpec
+    from gainsight_px.endpoints import DIALECTS
+
+    api = DIALECTS[dialect]
 
     if users < 1:
         raise ConfigError(f"--users: must be at least 1, got {users}")
@@ -106,11 +109,11 @@ def run_demo(users: int = DEFAULT_USERS, accounts: int | None = None, db_path: s
     destination = dlt.destinations.duckdb(db_path)
     say(f"Starting a Gainsight PX emulator with {users:,} users and {accounts:,} accounts...")
     tenant = TenantSpec(users=users, accounts=accounts, seed=42)
-    with Emulator(tenant=tenant, api_key=settings.EMULATOR_API_KEY) as emu:
+    with Emulator(tenant=tenant, api_key=settings.EMULATOR_API_KEY, dialect=api) as emu:
         control = emu.control
         common: dict[str, Any] = dict(
             api_key=settings.EMULATOR_API_KEY, base_url=emu.base_url, destination=destination,
-            pipeline_name=DEMO_PIPELINE, dataset_name=dataset, progress=progress,
+            pipeline_name=DEMO_PIPELINE, dataset_name=dataset, progress=progress, dialect=api,
         )
         say(f"Emulator at {emu.base_url}. Full load into {db_path} ...")
         control.reset_log()

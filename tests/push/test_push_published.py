@@ -212,3 +212,51 @@ def test_identical_events_go_once_each_in_both_dialects(both: PushHarness) -> No
     assert len(both.control.events()) == 2
     assert both.push("events", path).count("already sent") == 2
     assert len(both.control.events()) == 2
+
+
+def test_push_against_the_published_emulator_cli(tmp_path: Path) -> None:
+    """Done-when, as a user runs it: `gainsight-px emulator --dialect published`, then push all three."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from gainsight_px.emulator import RemoteControl
+
+    emu = subprocess.Popen([sys.executable, "-m", "gainsight_px.cli", "emulator", "--port", "0", "--users", "40",
+                            "--dialect", "published"], stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert emu.stdout is not None
+        lines = []
+        while not (lines and lines[-1].startswith("Press Ctrl-C")):
+            line = emu.stdout.readline()
+            assert line, f"emulator did not start: {lines}"
+            lines.append(line.strip())
+        base = next(x for x in lines if x.startswith("base URL")).split(":", 1)[1].strip()
+        control = RemoteControl(next(x for x in lines if x.startswith("control URL")).split(":", 1)[1].strip())
+        assert next(x for x in lines if x.startswith("product key")).split()[2] == PRODUCT_KEY
+        env = {k: v for k, v in os.environ.items() if k != DIALECT_ENV}  # auto: detected
+        env.update({API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: base, PROPERTY_KEY_ENV: PRODUCT_KEY,
+                    LEDGER_ENV: str(tmp_path / "ledger.sqlite"), "RUNTIME__DLTHUB_TELEMETRY": "false"})
+        files = {"users": ("identifyId,title\nu-000001,Lead\nnew-user,Intern\n", ["PUT", "PUT", "POST"]),
+                 "accounts": ("id,name,plan\nacc-00001,Renamed,Pro\nacc-new,New Co,Free\n", ["PUT", "PUT", "POST"]),
+                 "events": ("identifyId,eventName\nu-000001,Exported\n", ["POST"])}
+        for entity, (text, verbs) in files.items():
+            (tmp_path / f"{entity}.csv").write_text(text, encoding="utf-8")
+            control.reset_log()
+            proc = subprocess.run([sys.executable, "-m", "gainsight_px.cli", "push", entity, f"{entity}.csv"],
+                                  cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "dialect: published" in proc.stdout
+            writes = control.writes()
+            assert sorted(w["method"] for w in writes) == sorted(verbs)
+            assert all(200 <= w["status"] < 300 or (w["method"] == "PUT" and w["status"] == 404) for w in writes)
+            for w in writes:
+                assert (w["body"].get("propertyKeys") == [PRODUCT_KEY] if entity != "events"
+                        else (w["body"]["propertyKey"], w["body"]["userType"]) == (PRODUCT_KEY, "USER"))
+        assert control.record("accounts", "acc-new")["name"] == "New Co"
+        assert len(control.events()) == 1
+    finally:
+        emu.send_signal(signal.SIGINT)
+        emu.wait(timeout=30)

@@ -6,6 +6,7 @@ import argparse
 
 from gainsight_px import settings
 from gainsight_px.demo import DEFAULT_USERS, next_steps, run_demo
+from gainsight_px.endpoints import DIALECTS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -21,13 +22,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="accounts in the synthetic tenant (default: users / 10)")
     parser.add_argument("--db", default=settings.DEFAULT_DUCKDB_FILE,
                         help=f"DuckDB file to write (default: ./{settings.DEFAULT_DUCKDB_FILE})")
+    parser.add_argument("--dialect", default="contract", choices=sorted(DIALECTS),
+                        help="the emulator's API: contract or published (as live tenants) (default: %(default)s)")
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     result = run_demo(users=args.users, accounts=args.accounts, db_path=args.db,
-                      say=lambda line: print(line, flush=True))
+                      say=lambda line: print(line, flush=True), dialect=args.dialect)
     print()
     print(f"Done. {result.db_path} holds dataset {settings.DEFAULT_DATASET}:")
     for table, rows in result.full.rows.items():
