@@ -27,6 +27,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from gainsight_px.endpoints import PUBLISHED
 from gainsight_px.errors import InputError
 from gainsight_px.settings import DEFAULT_DATASET
 
@@ -42,6 +43,9 @@ VARIANT_DIALECTS = frozenset({"postgres"})
 
 _QUALIFIED_TABLE = re.compile(rf"\b{re.escape(DEFAULT_DATASET)}\.(\w+)")
 _DIALECT_LINE = re.compile(r"^--\s*dialect:\s*(\w+)\s*$", re.MULTILINE)
+# Tables of the event streams (only the published dialect has them).
+EVENT_TABLES = frozenset(e.name for e in PUBLISHED.endpoints.values() if e.is_event_stream)
+_FALLBACK = re.compile(r"^--\s*fallback:.*$", re.MULTILINE)
 _CUSTOM_ATTRIBUTES = re.compile(r"/\*\s*custom_attributes:\s*(\w+)\s+AS\s+(\w+)\s*\*/")
 
 Escape = Callable[[str], str]
@@ -54,6 +58,9 @@ class View:
     name: str
     sql: str  # the SELECT, against the default dataset
     dialect: str
+    # What to create instead when the SELECT's tables are not all loaded (a
+    # second SELECT after a `-- fallback:` line in the same file).
+    fallback: View | None = None
 
     @property
     def tables(self) -> frozenset[str]:
@@ -92,8 +99,11 @@ def load_views(dialect: str = "duckdb") -> list[View]:
         if dialect is None:
             # A packaging bug, not user input: every file must say what it needs.
             raise ValueError(f"gainsight_px/sql/{entry.name}: missing a '-- dialect: <name>' header line")
-        views.append(View(name=entry.name.removesuffix(".sql"), sql=text.strip().rstrip(";"),
-                          dialect=dialect.group(1)))
+        name = entry.name.removesuffix(".sql")
+        main, *rest = _FALLBACK.split(text, maxsplit=1)
+        fallback = View(name, rest[0].strip().rstrip(";"), dialect.group(1)) if rest else None
+        views.append(View(name=name, sql=main.strip().rstrip(";"), dialect=dialect.group(1),
+                          fallback=fallback))
     return views
 
 
@@ -187,10 +197,14 @@ def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset:
     created = []
     for view in views:
         missing = sorted(view.tables - tables)
+        if missing and view.fallback is not None and view.fallback.tables <= tables:
+            view, missing = view.fallback, []
         if missing:
-            # A load of selected resources only: the view would not bind.
-            logger.warning("analyst view %s not created: table(s) %s not loaded in dataset %r",
-                           view.name, ", ".join(missing), dataset)
+            # A load of selected resources only: the view would not bind. Event views
+            # on a dataset without events (the contract dialect has none) are expected.
+            log = logger.info if set(missing) <= EVENT_TABLES else logger.warning
+            log("analyst view %s not created: table(s) %s not loaded in dataset %r",
+                view.name, ", ".join(missing), dataset)
             continue
         try:
             name = f"{escape(schema)}.{escape(view.name)}"

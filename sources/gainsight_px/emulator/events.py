@@ -288,7 +288,7 @@ class EventHistory:
     def _survey(self, e: dict, rng: random.Random, email: str | None) -> None:
         engagement, content, question = self.tenant.surveys[int(rng.random() * len(self.tenant.surveys))]
         # Skewed towards promoters, as NPS answers tend to be.
-        score = min(10, int(11 * rng.random() ** 0.6))
+        score = min(10, int(11 * rng.random() ** 0.35))
         e.update(engagementId=engagement, contentType=content, questionType=question, score=score,
                  comment=_COMMENTS[int(rng.random() * len(_COMMENTS))], surveyState="COMPLETED",
                  engagementTrackType="ENGAGEMENT_VIEW", executionId=f"x-{rng.getrandbits(48):012x}",
