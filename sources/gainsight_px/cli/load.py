@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gainsight_px import settings
+from gainsight_px import settings, tenants
+from gainsight_px.endpoints import DIALECT_CHOICES
 from gainsight_px.errors import InputError
 from gainsight_px.load import parse_resources, resource_names, run_load
 
@@ -14,19 +15,24 @@ configuration (environment or .dlt/):
   {settings.API_KEY_ENV}    the PX API key (required)
   {settings.BASE_URL_ENV}   regional host, default {settings.DEFAULT_BASE_URL}
   DESTINATION__DUCKDB__CREDENTIALS  DuckDB file, default ./{settings.DEFAULT_DUCKDB_FILE}
+  {settings.DIALECT_ENV}    auto (default), contract or published
+  DESTINATION__DUCKDB__CREDENTIALS  DuckDB file, default ./{settings.DEFAULT_DUCKDB_FILE}
   DLT_DATA_DIR                      where dlt keeps pipeline state
 
-Schedule the plain run (e.g. hourly) and a --full-refresh run (e.g. weekly):
-the cursor on lastSeenDate cannot see attribute-only changes or deletions.
+Schedule the plain run (e.g. hourly) and a --full-refresh run (e.g. weekly).
+Incremental runs cannot see deletions; in the contract dialect they cannot see
+attribute-only changes either (the published API's lastModifiedDate can).
 """
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "load",
-        help="load PX users, accounts, features, engagements and subscriptions into the warehouse",
+        help="load PX users, accounts, features, engagements, segments (or subscriptions) "
+             "into the warehouse",
         description="Load Gainsight PX into the warehouse (DuckDB by default) with dlt. "
-                    "Users and accounts load incrementally on lastSeenDate and merge by key.",
+                    "Users and accounts load incrementally (lastSeenDate, and lastModifiedDate "
+                    "in the published API) and merge by key; the other lists replace their tables.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -42,11 +48,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--table-format", choices=("delta",),
                         help="with --destination filesystem: write delta tables, which merge on the "
                              "primary key (default: plain parquet files, which only append)")
+    parser.add_argument("--tenant", metavar="LABEL",
+                        help="one of several PX tenants: key and host from [sources.gainsight_px.tenants.LABEL] "
+                             "(SOURCES__GAINSIGHT_PX__TENANTS__LABEL__API_KEY); its own pipeline, dataset "
+                             "gainsight_px_LABEL and DuckDB file gainsight-LABEL.duckdb")
     parser.add_argument("--initial", metavar="ISO_DATE",
-                        help="first load only: start users and accounts at this lastSeenDate")
+                        help="first load only: start users and accounts at this lastSeenDate, and "
+                             "event streams at this date (default for events: 30 days back; "
+                             "e.g. 2023-01-01 backfills years)")
     parser.add_argument("--page-size", type=int, metavar="N",
-                        help=f"records per request, 1..{settings.MAX_PAGE_SIZE} "
-                             f"(default: {settings.MAX_PAGE_SIZE})")
+                        help=f"records per request, 1..{settings.MAX_PAGE_SIZE}; each endpoint asks "
+                             "for at most its own limit (default: that limit)")
+    parser.add_argument("--dialect", choices=DIALECT_CHOICES,
+                        help=f"the API the server speaks: auto (default; asks once, remembers per tenant), "
+                             f"contract or published ({settings.DIALECT_ENV})")
     parser.add_argument("--pipeline-name", default=settings.DEFAULT_PIPELINE_NAME, help=argparse.SUPPRESS)
     parser.add_argument("--progress", choices=("auto", "tqdm", "log", "none"), default="auto",
                         help="progress display (default: bars on a terminal, log lines otherwise)")
@@ -66,12 +81,21 @@ def run(args: argparse.Namespace) -> int:
         source_kwargs["initial"] = args.initial
     if args.page_size is not None:
         source_kwargs["page_size"] = args.page_size
+    if args.dialect is not None:
+        source_kwargs["dialect"] = args.dialect
+    dataset, destination, pipeline_name = args.dataset, args.destination, args.pipeline_name
+    if args.tenant:  # nothing shared with other tenants (tenants.py)
+        tenant = tenants.tenant(args.tenant)
+        source_kwargs = {**tenant.source_kwargs, **source_kwargs}
+        destination = tenants.destination_for(tenant, destination)
+        dataset = tenant.dataset_name if dataset == settings.DEFAULT_DATASET else dataset
+        pipeline_name = tenant.pipeline_name if pipeline_name == settings.DEFAULT_PIPELINE_NAME else pipeline_name
     summary = run_load(
         resources=resources,
         full_refresh=args.full_refresh,
-        dataset_name=args.dataset,
-        destination=args.destination,
-        pipeline_name=args.pipeline_name,
+        dataset_name=dataset,
+        destination=destination,
+        pipeline_name=pipeline_name,
         progress=progress,
         table_format=args.table_format,
         **source_kwargs,

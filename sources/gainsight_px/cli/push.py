@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gainsight_px import settings
+from gainsight_px import settings, tenants
 from gainsight_px.endpoints import DIALECT_CHOICES
 from gainsight_px.errors import GainsightPXError, InputError
 from gainsight_px.push import (
@@ -65,6 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "(or postgresql+psycopg2://..., or a libpq DSN 'host=... dbname=...')")
     source.add_argument("--query", metavar="SQL", help="a SELECT whose columns are API field names")
     source.add_argument("--table", metavar="NAME", help="a table (or schema.table) to push whole")
+    parser.add_argument("--tenant", metavar="LABEL",
+                        help="one of several PX tenants: key and host from [sources.gainsight_px.tenants.LABEL], "
+                             "ledger .gainsight-px/ledger-LABEL.sqlite")
     parser.add_argument("--mode", default="upsert", metavar="{upsert,update}",
                         help="users/accounts: upsert (creates or updates; default) or update "
                              "(never creates: a missing record is rejected)")
@@ -106,25 +109,29 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"push: --timeout must be positive, got {args.timeout:g}")
     if args.dialect is not None and args.dialect not in DIALECT_CHOICES:
         raise InputError(f"push: unknown --dialect {args.dialect!r}; expected one of {', '.join(DIALECT_CHOICES)}")
+    # One of several tenants: its key, host and a ledger of its own (tenants.py).
+    tenant = tenants.tenant(args.tenant) if args.tenant else None
+    credentials = {"api_key": tenant.source_kwargs["api_key"], "base_url": tenant.base_url} if tenant else {}
     options = PushOptions(mode=args.mode, dry_run=args.dry_run, rate=args.rate, concurrency=args.concurrency,
-                          ledger=args.ledger, rejects=args.rejects, timeout=args.timeout, force=args.force,
+                          ledger=args.ledger or (tenant.ledger if tenant else None), rejects=args.rejects, timeout=args.timeout, force=args.force,
                           progress=args.progress, dialect=args.dialect)
     try:
         if args.from_sql:
             if args.file or args.from_duckdb:
                 raise InputError("push: give one of FILE.csv, --from-duckdb or --from-sql")
-            summary = push_sql(args.from_sql, args.entity, query=args.query, table=args.table, options=options)
+            summary = push_sql(args.from_sql, args.entity, query=args.query, table=args.table, options=options,
+                               **credentials)
         elif args.from_duckdb:
             if args.file:
                 raise InputError("push: give either FILE.csv or --from-duckdb, not both")
             summary = push_query(args.from_duckdb, args.entity, query=args.query, table=args.table,
-                                 options=options)
+                                 options=options, **credentials)
         else:
             if not args.file:
                 raise InputError("push: give FILE.csv, or --from-duckdb PATH with --query or --table")
             if args.query or args.table:
                 raise InputError("push: --query and --table go with --from-duckdb")
-            summary = push_csv(Path(args.file), args.entity, options=options)
+            summary = push_csv(Path(args.file), args.entity, options=options, **credentials)
     except GainsightPXError as exc:
         partial = getattr(exc, "summary", None)
         if partial is not None:  # a fatal error mid-run: say what was done before it
