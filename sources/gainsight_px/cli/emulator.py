@@ -48,6 +48,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dialect", default="contract", choices=sorted(DIALECTS),
                    help="which API to speak: contract (the seed OpenAPI contract) or published "
                         "(Gainsight's published REST API, as live tenants do) (default: %(default)s)")
+    p.add_argument("--events-per-day", type=int, default=500, metavar="N",
+                   help="published dialect: events a day across the event streams (default: %(default)s)")
+    p.add_argument("--event-days", type=int, default=90, metavar="D",
+                   help="published dialect: days of event history before now (default: %(default)s)")
     p.set_defaults(run=run)
     return p
 
@@ -68,6 +72,7 @@ def _start(emu: Any, host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gainsight_px.emulator import Emulator, TenantSpec
+    from gainsight_px.emulator.events import EventSpec
     from gainsight_px.emulator.tenant import PRODUCT_KEY
 
     spec = TenantSpec(users=args.users, accounts=args.accounts, features=args.features,
@@ -78,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     emu = Emulator(tenant=spec, api_key=args.api_key, read_only_key=args.read_only_key,
                    rate_limit=args.rate_limit, retry_after=not args.no_retry_after,
                    scroll_ttl=args.scroll_ttl, host=args.host, port=args.port,
-                   rotate_scroll_ids=args.rotate_scroll_ids, dialect=DIALECTS[args.dialect])
+                   rotate_scroll_ids=args.rotate_scroll_ids, dialect=DIALECTS[args.dialect],
+                   events=EventSpec(per_day=args.events_per_day, days=args.event_days))
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
