@@ -260,3 +260,15 @@ def test_push_against_the_published_emulator_cli(tmp_path: Path) -> None:
     finally:
         emu.send_signal(signal.SIGINT)
         emu.wait(timeout=30)
+
+
+def test_dry_run_in_update_mode_asks_with_gets_where_an_id_can_go_in_a_path(pub: PushHarness) -> None:
+    odd = next(u["identifyId"] for u in pub.control.records("users") if "/" in u["identifyId"])
+    path = pub.csv("users.csv", ["identifyId", "title"], [["u-000001", "A"], ["ghost", "B"], [odd, "C"]])
+    run = pub.push("users", path, "--mode", "update", "--dry-run")
+
+    assert run.code == 2  # the ghost would be rejected
+    assert sorted((r["method"], r["path"]) for r in pub.control.requests()) == [
+        ("GET", "/v1/users/ghost"), ("GET", "/v1/users/u-000001")]
+    assert run.count("to update") == 2 and "1 id(s) cannot be looked up by path" in run.out
+    assert not pub.ledger.exists()

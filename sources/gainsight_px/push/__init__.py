@@ -2,8 +2,8 @@
 
     from gainsight_px.push import push_csv, push_query
 
-    summary = push_csv("users.csv", "users")                       # upsert (POST /users)
-    summary = push_csv("users.csv", "users", mode="update")        # PATCH, never creates
+    summary = push_csv("users.csv", "users")                       # upsert (create or update)
+    summary = push_csv("users.csv", "users", mode="update")        # update only, never creates
     summary = push_csv("events.csv", "events", dry_run=True)       # validate + plan only
     summary = push_query("warehouse.duckdb", "users", query="SELECT ...")
     summary.exit_code  # 0 all delivered, 2 some rows rejected, 130 interrupted
