@@ -27,6 +27,19 @@ whose answer is lost after the server may already have moved on, needs a
   (`filter=lastSeenDate>v` OR `filter=lastSeenDate==v;aptrinsicId!=k...`), so a
   run with no changes fetches no rows at all.
 
+Page-number endpoints (the published `/feature`, `/engagement`, `/segment`)
+are read page by page from the dialect's first page number; the scan ends on
+`isLastPage` true or a short page, whichever comes first. Each page request
+is idempotent, so the client retries it on 429/5xx and connection errors. A
+server that sends the same page twice, answers another page number than asked,
+or never ends (more than `MAX_NUMBERED_PAGES` pages) raises `PagingError`.
+Offset paging cannot see a consistent snapshot: a record that shifts between
+pages may be read twice (dropped here by key) or missed (these lists are small
+and replaced every run, so the next run has it).
+
+Every name on the wire (parameters, response keys, sort and filter spelling)
+and every page-size limit comes from the dialect (`endpoints/`).
+
 "Already yielded" is kept as 64-bit hashes (8 bytes per record, so memory
 stays flat at millions of users): of the key in a full read (whose load
 replaces the table, so a key must not appear twice), of (key, cursor value)
@@ -61,6 +74,7 @@ from gainsight_px.errors import (
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 10  # consecutive restarts that yield nothing new, before giving up
+MAX_NUMBERED_PAGES = 10_000  # page-number scans: a bound for servers that never say "last page"
 PAGE_SLACK = 2  # pages allowed beyond ceil(totalHits / pageSize)
 # Boundary keys sent as server-side exclusions (the query stays under ~3 KB).
 MAX_EXCLUDED_KEYS = 50
@@ -120,21 +134,27 @@ class Scan:
     >>> scan.position  # where the next incremental run starts
     """
 
-    def __init__(self, client: PXClient, endpoint: Endpoint, *, page_size: int,
-                 start: Position | None = None, max_restarts: int = MAX_RESTARTS) -> None:
-        if endpoint.paging == "scroll" and not 1 <= page_size <= client.dialect.max_page_size:
-            raise ValueError(
-                f"page_size must be between 1 and {client.dialect.max_page_size}, got {page_size}"
-            )
+    def __init__(self, client: PXClient, endpoint: Endpoint, *, page_size: int | None = None,
+                 start: Position | None = None, max_restarts: int = MAX_RESTARTS,
+                 cursor_field: str | None = None, track: str | None = None) -> None:
+        """`page_size` None means the endpoint's limit; `cursor_field` overrides the
+        endpoint's cursor (e.g. its modified cursor); `track` names another cursor
+        whose highest value among the yielded records is kept in `tracked`."""
         self.client = client
+        self.dialect = client.dialect
         self.endpoint = endpoint
+        limit = self.dialect.page_limit(endpoint)
+        page_size = limit if page_size is None else page_size
+        if endpoint.paging != "none" and not 1 <= page_size <= limit:
+            raise ValueError(f"{endpoint.name}: page_size must be between 1 and {limit}, got {page_size}")
         self.page_size = page_size
         self.key_field = endpoint.primary_key
-        self.cursor_field = (
-            endpoint.cursor if endpoint.cursor and endpoint.filterable and endpoint.sortable else None
-        )
+        cursor = cursor_field or endpoint.cursor
+        self.cursor_field = cursor if cursor and endpoint.incremental else None
         if start is not None and (self.cursor_field is None or start.cursor is None):
             raise ValueError(f"{endpoint.name}: a start position needs a cursor endpoint and value")
+        self.track_field = track
+        self.tracked = Position()
         self.full_read = start is None
         self.max_restarts = max_restarts
         self.stats = ScanStats()
@@ -155,27 +175,29 @@ class Scan:
     # -- queries ----------------------------------------------------------------
 
     def first_page_params(self) -> list[tuple[str, Any]]:
+        d = self.dialect
         params: list[tuple[str, Any]] = []
         if self.endpoint.paging == "scroll":
-            params.append(("pageSize", self.page_size))
+            params.append((d.page_size_param, self.page_size))
         if not self._sorted:
             return params
         cursor, key = self.cursor_field, self.key_field
         # The key breaks ties, so a restart can resume inside a crowd of equal cursor values.
-        params.append(("sort", f"{cursor}:asc;{key}:asc"))
+        params.append((d.sort_param, d.sort(cursor, key)))
         if self._resume is None or self._resume.cursor is None:
             return params
         value, keys = self._resume.cursor, self._resume.keys
         safe = bool(keys) and all(_FILTER_SAFE.fullmatch(k) for k in keys)
+        after = d.term(cursor, ">", value)
         if safe and len(keys) <= MAX_EXCLUDED_KEYS:
             # Everything after `value`, and whatever at `value` has not been read yet.
-            exclusions = ";".join(f"{key}!={k}" for k in sorted(keys))
-            params += [("filter", f"{cursor}>{value}"), ("filter", f"{cursor}=={value};{exclusions}")]
+            exclusions = tuple(d.term(key, "!=", k) for k in sorted(keys))
+            params += d.filters(after, (d.term(cursor, "==", value), *exclusions))
         elif safe and self._resume_in_order:
             # Too many to list: this run read them in (cursor, key) order, so go on after the last.
-            params += [("filter", f"{cursor}>{value}"), ("filter", f"{cursor}=={value};{key}>{max(keys)}")]
+            params += d.filters(after, (d.term(cursor, "==", value), d.term(key, ">", max(keys))))
         else:
-            params.append(("filter", f"{cursor}>={value}"))  # re-read; skipped here, merged there
+            params += d.filters(d.term(cursor, ">=", value))  # re-read; skipped here, merged there
         return params
 
     # -- iteration --------------------------------------------------------------
@@ -214,7 +236,23 @@ class Scan:
             return f"{self.cursor_field}>={self._resume.cursor}"
         return f"the start, skipping the {self.stats.records} records already read"
 
+    def _records(self, body: dict[str, Any], path: str) -> list[dict[str, Any]]:
+        records = body.get(self.endpoint.response_key)
+        if not isinstance(records, list) or not all(type(r) is dict for r in records):
+            raise APIError(
+                f"GET {path}: expected a list of records under {self.endpoint.response_key!r}",
+                method="GET", path=path,
+            )
+        return records
+
+    def _fingerprint(self, records: list[dict[str, Any]]) -> tuple[int, str, str]:
+        return len(records), _key(records[0], self.key_field), _key(records[-1], self.key_field)
+
     def _one_scan(self) -> Iterator[list[dict[str, Any]]]:
+        if self.endpoint.paging == "page_number":
+            yield from self._numbered_scan()
+            return
+        d = self.dialect
         path = self.endpoint.path
         params = self.first_page_params()
         seen_pages: set[tuple[int, str, str]] = set()
@@ -223,12 +261,7 @@ class Scan:
         while True:
             first = pages == 0
             body = self._get(path, params, first)
-            records = body.get(self.endpoint.response_key)
-            if not isinstance(records, list) or not all(type(r) is dict for r in records):
-                raise APIError(
-                    f"GET {path}: expected a list of records under {self.endpoint.response_key!r}",
-                    method="GET", path=path,
-                )
+            records = self._records(body, path)
             pages += 1
             self.stats.pages += 1
             if self.endpoint.paging != "scroll":
@@ -237,22 +270,21 @@ class Scan:
                     yield out
                 return
             if first:
-                total = body.get("totalHits")
+                total = body.get(d.total_key)
                 if type(total) is int and total >= 0:
                     page_limit = math.ceil(total / self.page_size) + PAGE_SLACK
             if records:
-                fingerprint = (len(records), _key(records[0], self.key_field),
-                               _key(records[-1], self.key_field))
+                fingerprint = self._fingerprint(records)
                 if fingerprint in seen_pages:
                     raise PagingError(
                         f"GET {path}: the server sent the same page twice in one scan "
-                        f"(page {pages}); its scrollId does not advance.",
+                        f"(page {pages}); its {d.scroll_param} does not advance.",
                         method="GET", path=path,
                     )
                 seen_pages.add(fingerprint)
             if page_limit is not None and pages > page_limit:
                 raise PagingError(
-                    f"GET {path}: more pages than totalHits allows ({pages} > {page_limit}); "
+                    f"GET {path}: more pages than {d.total_key} allows ({pages} > {page_limit}); "
                     "the scroll does not end.", method="GET", path=path,
                 )
             out = self._emit(records)
@@ -260,10 +292,47 @@ class Scan:
                 yield out
             if len(records) < self.page_size:
                 return  # short or empty page: the scan is over, whatever scrollId says
-            scroll_id = body.get("scrollId")
+            scroll_id = body.get(d.scroll_param)
             if not scroll_id or not isinstance(scroll_id, str):
-                raise _Restart("a full page came without a scrollId")
-            params = [("pageSize", self.page_size), ("scrollId", scroll_id)]
+                raise _Restart(f"a full page came without a {d.scroll_param}")
+            params = [(d.page_size_param, self.page_size), (d.scroll_param, scroll_id)]
+
+    def _numbered_scan(self) -> Iterator[list[dict[str, Any]]]:
+        """pageNumber from the first, until isLastPage or a short page; each page retried alone."""
+        d = self.dialect
+        path = self.endpoint.path
+        seen_pages: set[tuple[int, str, str]] = set()
+        seen_keys: set[int] = set()  # a record that shifted to a later page is read twice
+        for number in range(d.first_page_number, d.first_page_number + MAX_NUMBERED_PAGES):
+            params = [(d.page_size_param, self.page_size), (d.page_number_param, number)]
+            body = self._get(path, params, True)  # idempotent: the client retries it
+            records = self._records(body, path)
+            self.stats.pages += 1
+            last = body.get(d.last_page_key) is True or len(records) < self.page_size
+            answered = body.get(d.page_number_param)
+            if type(answered) is int and answered != number:
+                raise PagingError(f"GET {path}: asked for {d.page_number_param} {number}, the server "
+                                  f"answered page {answered}.", method="GET", path=path)
+            if records:
+                fingerprint = self._fingerprint(records)
+                if fingerprint in seen_pages:
+                    raise PagingError(
+                        f"GET {path}: the server sent the same page twice in one scan "
+                        f"({d.page_number_param} {number}); it ignores {d.page_number_param}.",
+                        method="GET", path=path,
+                    )
+                seen_pages.add(fingerprint)
+                hashes = [hash(_key(r, self.key_field)) for r in records]
+                if not seen_keys.isdisjoint(hashes):
+                    records = [r for r, h in zip(records, hashes, strict=True) if h not in seen_keys]
+                seen_keys.update(hashes)
+            out = self._emit(records)
+            if out:
+                yield out
+            if last:
+                return
+        raise PagingError(f"GET {path}: more than {MAX_NUMBERED_PAGES} pages without "
+                          f"{d.last_page_key}; the paging does not end.", method="GET", path=path)
 
     def _get(self, path: str, params: list[tuple[str, Any]], first: bool) -> dict[str, Any]:
         self.stats.requests += 1
@@ -333,6 +402,9 @@ class Scan:
         self._yielded.extend(hashes)
         if values is not None:
             self.position = _advanced(self.position, keys, values, None) or self.position
+        if self.track_field and records:
+            tracked = [as_ms(v) for v in _column(records, self.track_field)]
+            self.tracked = _advanced(self.tracked, keys, tracked, None) or self.tracked
         self.stats.records += len(records)
         return records
 

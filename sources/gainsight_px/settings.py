@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import warnings
 
-from gainsight_px.endpoints import CONTRACT
+from gainsight_px.endpoints import DEFAULT_DIALECT, DIALECTS
 
-DEFAULT_BASE_URL = CONTRACT.regions["us"]
-MAX_PAGE_SIZE = CONTRACT.max_page_size
+DEFAULT_BASE_URL = DEFAULT_DIALECT.regions["us"]
+# The largest page any dialect allows; each endpoint's own limit caps it (endpoints/).
+MAX_PAGE_SIZE = max(d.max_page_size for d in DIALECTS.values())
+DEFAULT_DIALECT_SETTING = "auto"
 
 # dlt names
 SOURCE_NAME = "gainsight_px"
@@ -22,12 +24,13 @@ DEFAULT_DUCKDB_FILE = "gainsight.duckdb"
 API_KEY_ENV = "SOURCES__GAINSIGHT_PX__API_KEY"
 BASE_URL_ENV = "SOURCES__GAINSIGHT_PX__BASE_URL"
 DIALECT_ENV = "SOURCES__GAINSIGHT_PX__DIALECT"
-DEFAULT_DIALECT_SETTING = "auto"
 # The product (tag) key, AP-XXXX-N: published writes need it (propertyKeys / propertyKey).
 PROPERTY_KEY_ENV = "SOURCES__GAINSIGHT_PX__PROPERTY_KEY"
 
 # PX publishes ~200 requests/s per tenant; stay below it by default.
 PUBLISHED_RATE_LIMIT = 200.0
+# ... and about 1M requests a day (each page of up to 1,000 events is one).
+DAILY_REQUEST_QUOTA = 1_000_000
 DEFAULT_PUSH_RATE = 150.0
 DEFAULT_PUSH_CONCURRENCY = 16
 

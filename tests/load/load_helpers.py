@@ -63,10 +63,29 @@ class Loader:
     def count(self, table: str) -> int:
         return self.query(f"SELECT count(*) FROM {DATASET}.{table}")[0][0]
 
-    def list_requests(self, resource: str) -> list[dict[str, Any]]:
-        """GET requests the emulator saw on one list path since the last reset."""
+    def list_requests(self, resource: str, *, probe: bool = False) -> list[dict[str, Any]]:
+        """GET requests the emulator saw on one list path since the last reset.
+
+        The one-record request by which `auto` tells the dialect (first run only)
+        is left out unless `probe`.
+        """
         path = f"/v1/{resource}"
-        return [r for r in self.control.requests() if r["method"] == "GET" and r["path"] == path]
+        return [r for r in self.control.requests() if r["method"] == "GET" and r["path"] == path
+                and (probe or not is_probe(r))]
+
+    def probes(self) -> list[dict[str, Any]]:
+        """Dialect-detection requests the emulator saw since the last reset."""
+        return [r for r in self.control.requests() if is_probe(r)]
+
+
+def is_probe(request: dict[str, Any]) -> bool:
+    """Is this logged request the dialect probe (`dialects.PROBE_PATH`, `probe_params`)?"""
+    from gainsight_px import dialects
+
+    want = {k: [str(v)] for k, v in dialects.probe_params()}
+    query = {k: [str(x) for x in v] for k, v in (request.get("query") or {}).items()}
+    return (request["method"] == "GET" and request["path"].endswith(dialects.PROBE_PATH)
+            and query == want)
 
 
 def ms_to_datetime(ms: Any) -> datetime | None:

@@ -95,9 +95,9 @@ def test_a_missing_api_key_exits_1_with_what_to_set(tmp_path: Path) -> None:
 def test_bad_arguments_exit_1_with_a_clear_message_and_write_nothing(emulator: Emulator, tmp_path: Path) -> None:
     env = cli_env(emulator, tmp_path)
     cases = {
-        ("--resources", "users,custom_events"): "Valid names: users, accounts, features, engagements, subscriptions",
-        ("--page-size", "0"): "--page-size: must be between 1 and 500",
-        ("--page-size", "501"): "--page-size: must be between 1 and 500",
+        ("--resources", "users,no_such_table"): "Valid names: users, accounts, features, engagements",
+        ("--page-size", "0"): "--page-size: must be between 1 and 1000",
+        ("--page-size", "1001"): "--page-size: must be between 1 and 1000",
         ("--initial", "last tuesday"): "initial: expected an ISO date",
         ("--destination", "nosuchdest"): "nosuchdest",
     }
