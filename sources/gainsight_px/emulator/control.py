@@ -298,6 +298,20 @@ class Control:
 
     # ----------------------------------------------------------- HTTP
 
+    def add_events(self, stream: str, events: list[dict] | None = None, *, count: int = 0,
+                   date: int | None = None) -> list[str]:
+        """Add events to the published event history (late, back-dated ones too); their ids."""
+        history = self._emu.events
+        if history is None:
+            raise KeyError("this emulator's dialect has no event streams")
+        return [e["eventId"] for e in history.add(stream, events, count=count, date=date)]
+
+    def event_history_stats(self) -> dict[str, Any]:
+        history = self._emu.events
+        if history is None:
+            raise KeyError("this emulator's dialect has no event streams")
+        return history.stats()
+
     def handle_http(self, method: str, path: str, query: str, body: bytes) -> tuple[int, Any]:
         """Serve one /__emulator request: (status, JSON-able payload)."""
         parts = [unquote(p) for p in path.split("/")[2:]]  # after "", "__emulator"
@@ -356,6 +370,11 @@ class Control:
         if method == "DELETE" and parts == ["faults"]:
             self.clear_faults()
             return 200, {"ok": True}
+        if head == "event_history" and n == 1 and method == "GET":
+            return 200, self.event_history_stats()
+        if head == "event_history" and n == 2 and method == "POST":
+            return 200, {"ids": self.add_events(parts[1], data.get("events"), count=int(data.get("count") or 0),
+                                                date=data.get("date"))}
         if head == "records" and n in (2, 3):
             resource = parts[1]
             self._emu.store.endpoint(resource)  # KeyError -> 404
@@ -484,6 +503,14 @@ class RemoteControl:
 
     def close(self) -> None:
         self._session.close()
+
+    def add_events(self, stream: str, events: list[dict] | None = None, *, count: int = 0,
+                   date: int | None = None) -> list[str]:
+        return self._call("POST", f"event_history/{self._seg(stream)}",
+                          {"events": events, "count": count, "date": date})["ids"]
+
+    def event_history_stats(self) -> dict[str, Any]:
+        return self._call("GET", "event_history")
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Poll `stats` until the emulator answers (a freshly started process)."""
