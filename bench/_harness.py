@@ -61,6 +61,13 @@ def _serve(args: argparse.Namespace) -> int:
     from gainsight_px.emulator import Emulator, TenantSpec
 
     spec = TenantSpec(users=args.users, seed=args.seed)
+    extra: dict[str, Any] = {}
+    if args.events:  # an event history: the published dialect, one stream of `events` events
+        from gainsight_px.emulator.events import EventSpec
+        from gainsight_px.endpoints import PUBLISHED
+
+        extra = {"dialect": PUBLISHED,
+                 "events": EventSpec.only(args.event_stream, total=args.events, days=args.event_days)}
     emulator = Emulator(
         tenant=spec,
         api_key=settings.EMULATOR_API_KEY,
@@ -68,6 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         host="127.0.0.1",
         port=0,
+        **extra,
     ).start()
     try:
         print(json.dumps({"base_url": emulator.base_url, "control_url": emulator.control_url}), flush=True)
@@ -92,11 +100,18 @@ def _wait_until_serving(handle: EmulatorHandle, deadline: float) -> None:
 
 
 @contextlib.contextmanager
-def emulator_process(users: int, *, seed: int = 42, rate_limit: float | None = None) -> Iterator[EmulatorHandle]:
-    """Start the emulator in its own process, wait until it serves /users, stop it on exit."""
+def emulator_process(users: int, *, seed: int = 42, rate_limit: float | None = None,
+                     events: tuple[str, int, int] | None = None) -> Iterator[EmulatorHandle]:
+    """Start the emulator in its own process, wait until it serves /users, stop it on exit.
+
+    `events=(stream, total, days)` serves the published dialect with an event
+    history of `total` events of `stream` over `days` days.
+    """
     cmd = [sys.executable, str(Path(__file__).resolve()), "serve", "--users", str(users), "--seed", str(seed)]
     if rate_limit is not None:
         cmd += ["--rate-limit", str(rate_limit)]
+    if events is not None:
+        cmd += ["--event-stream", events[0], "--events", str(events[1]), "--event-days", str(events[2])]
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         try:
@@ -403,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--users", type=int, required=True)
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--rate-limit", type=float, default=None)
+    serve.add_argument("--events", type=int, default=0)
+    serve.add_argument("--event-stream", default="session_events")
+    serve.add_argument("--event-days", type=int, default=90)
     args = parser.parse_args(argv)
     return _serve(args)
 
