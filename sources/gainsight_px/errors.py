@@ -17,6 +17,12 @@ class ConfigError(GainsightPXError):
     """Missing or invalid configuration (API key, base URL, destination...)."""
 
 
+class Interrupted(GainsightPXError):
+    """Ctrl-C (SIGINT): the run stopped cleanly; running the same command again continues."""
+
+    exit_code = 130
+
+
 class InputError(GainsightPXError):
     """Bad user input: an unreadable or malformed file, a bad argument."""
 
