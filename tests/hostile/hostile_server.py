@@ -8,7 +8,10 @@ gzip bomb, a connection closed mid-answer, or plain JSON. Every request is
 logged (method, path, query parameters, headers, body, arrival time), so a
 test asserts what was *sent*, counted on the server.
 
-Use it as a context manager (or the `hostile` fixture in tests/hostile/conftest.py):
+Use it as a context manager, or through the `hostile` / `make_hostile` fixtures
+(defined here; tests/hostile/conftest.py and tests/security/conftest.py import
+them, and any other folder's conftest.py can do the same after putting
+tests/hostile on sys.path):
 
     with HostileServer() as server:
         server.on("GET", "/users", json_reply({"results": [], "scrollId": None}))
@@ -52,7 +55,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -569,6 +572,36 @@ class ConnectionCounter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------- pytest fixtures
+# Import them into a conftest.py (`from hostile_server import hostile, make_hostile`).
+
+try:
+    import pytest
+except ImportError:  # usable without pytest (a bench script)
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def make_hostile() -> Iterator[Callable[..., HostileServer]]:
+        """Factory: `make_hostile(tls=False)` -> a started server, stopped after the test."""
+        started: list[HostileServer] = []
+
+        def factory(**kwargs: Any) -> HostileServer:
+            server = HostileServer(**kwargs).start()
+            started.append(server)
+            return server
+
+        yield factory
+        for server in started:
+            server.stop()
+
+    @pytest.fixture
+    def hostile(make_hostile: Callable[..., HostileServer]) -> HostileServer:
+        """A started plain-http `HostileServer`."""
+        return make_hostile()
 
 
 __all__ = [

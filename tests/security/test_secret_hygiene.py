@@ -22,48 +22,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from dlt.common.versioned_state import decompress_state
 from gainsight_px.emulator import Emulator, TenantSpec
 from reliability_harness import LOAD_ARGS, Run, Workdir, event_rows, user_rows, write_csv
+from secret_search import where_is
 
 CANARY = "SECRET-KEY-canary-8f3a1c"
 DEBUG_ENV = {"RUNTIME__LOG_LEVEL": "DEBUG"}
-
-
-def texts_of_file(path: Path) -> list[bytes]:
-    """The bytes of a file as stored, plus its decompressed content when it is gzip or parquet."""
-    data = path.read_bytes()
-    out = [data]
-    if data[:2] == b"\x1f\x8b":
-        out.append(gzip.decompress(data))
-    if data[:4] == b"PAR1":
-        out.append(repr(pq.read_table(path).to_pylist()).encode())
-    return out
-
-
-def texts_of_duckdb(path: Path) -> list[str]:
-    """Every value of every table (cast to text), and dlt's state decompressed."""
-    out: list[str] = []
-    with duckdb.connect(str(path), read_only=True) as conn:
-        tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
-        for schema, table in tables:
-            out.extend(repr(row) for row in conn.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall())
-            if table == "_dlt_pipeline_state":
-                for (state,) in conn.execute(f'SELECT state FROM "{schema}"."{table}"').fetchall():
-                    out.append(repr(decompress_state(state)))
-    return out
-
-
-def where_is(secret: str, root: Path, outputs: list[Run]) -> list[str]:
-    """Every place the secret was found."""
-    found = [f"output of run {i}" for i, run in enumerate(outputs) if secret in run.out + run.err]
-    needle = secret.encode()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if any(needle in text for text in texts_of_file(path)):
-            found.append(str(path.relative_to(root)))
-        if path.suffix == ".duckdb" and any(secret in t for t in texts_of_duckdb(path)):
-            found.append(f"{path.relative_to(root)} (table values)")
-    return found
 
 
 def test_the_canary_is_searchable_where_it_is_planted(tmp_path: Path) -> None:
