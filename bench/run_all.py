@@ -1,6 +1,6 @@
 """Every bench in one run: full-load sweep, incremental, push; then all targets.
 
-    python bench/run_all.py                              # the recorded run (100k + 1M users)
+    python bench/run_all.py                              # the recorded run (100k + 1M users, 10M events)
     python bench/run_all.py --smoke                      # tiny: proves the scripts still work
     python bench/run_all.py --markdown-out bench/last.md # also write the tables as markdown
 
@@ -17,11 +17,13 @@ import tempfile
 from pathlib import Path
 
 import _harness as h
+import bench_events
 import bench_incremental
 import bench_load
 import push_section
 
 SMOKE_USERS = 2_000
+SMOKE_EVENTS = 5_000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="incremental tenant size (default: the largest full-load size)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="full-load runs per contender, interleaved; the fastest is reported (default 1)")
-    parser.add_argument("--skip", nargs="+", choices=("load", "incremental", "push"), default=[],
+    parser.add_argument("--events", type=int,
+                        help=f"event backfill size (default: {bench_events.DEFAULT_EVENTS:,}; smoke: {SMOKE_EVENTS:,})")
+    parser.add_argument("--skip", nargs="+", choices=("load", "incremental", "push", "events"), default=[],
                         help="parts to leave out")
     parser.add_argument("--markdown-out", type=Path, help="also write the report as markdown to this file")
     args = parser.parse_args(argv)
@@ -55,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             report += bench_incremental.tables(incremental)
             targets += bench_incremental.targets(incremental)
             errors += incremental.errors
+        if "events" not in args.skip:
+            events = bench_events.run(args.events or (SMOKE_EVENTS if args.smoke else bench_events.DEFAULT_EVENTS),
+                                      workroot=workroot)
+            report += bench_events.tables(events)
+            targets += bench_events.targets(events)
+            errors += events.errors
         if "push" not in args.skip:
             push = push_section.run(smoke=args.smoke, workroot=workroot)
             report += push.tables
