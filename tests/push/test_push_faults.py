@@ -11,6 +11,24 @@ from push_helpers import PushHarness
 ROWS = 40
 
 
+@pytest.fixture
+def px(px_any: PushHarness) -> PushHarness:
+    """Every test here holds in both dialects."""
+    return px_any
+
+
+def events_path(px: PushHarness) -> str:
+    dialect = px.emulator.dialect
+    return "/v1" + dialect[dialect.events_endpoint].path
+
+
+def failed_writes(px: PushHarness) -> int:
+    """Write answers >= 400, the published upsert's "not found, create it" excepted."""
+    dialect = px.emulator.dialect
+    return sum(1 for w in px.writes("users") if w["status"] >= 400
+               and not (w["method"] == dialect["users"].update_method and w["status"] == dialect.not_found_status))
+
+
 def users_file(px: PushHarness, rows: int = ROWS) -> list[str]:
     keys = [f"f-{i:03d}" for i in range(rows)]
     px.csv("users.csv", ["identifyId", "customAttributes.n"], [[k, i] for i, k in enumerate(keys)])
@@ -40,7 +58,7 @@ def test_faults_are_absorbed_and_every_row_lands_once(px: PushHarness, faults: l
     assert run.code == 0, run.out + run.err
     assert_each_user_stored_once(px, keys)
     assert px.control.faults() == []  # every injected fault was met
-    failed = sum(1 for w in px.writes("users") if w["status"] >= 400)
+    failed = failed_writes(px)
     if faults[0][0] == "429":
         assert run.count("retried") == failed == 30
         assert "429s: 30" in run.out
@@ -52,8 +70,8 @@ def test_faults_are_absorbed_and_every_row_lands_once(px: PushHarness, faults: l
 def test_broken_answers_after_a_2xx_status_do_not_duplicate_events(px: PushHarness) -> None:
     rows = [[f"u-{i:06d}", "opened", f"2024-05-01T00:00:{i:02d}Z"] for i in range(20)]
     path = px.csv("events.csv", ["identifyId", "eventName", "date"], rows)
-    px.control.inject("reset", count=4, path="/v1/custom_events")
-    px.control.inject("truncate", count=4, path="/v1/custom_events")
+    px.control.inject("reset", count=4, path=events_path(px))
+    px.control.inject("truncate", count=4, path=events_path(px))
     summary = push_csv(path, "events")
     assert summary.exit_code == 0
     # The status line arrived before the body broke: delivered, not resent.
@@ -83,7 +101,7 @@ def test_read_timeouts_are_retried_and_reported_as_possible_event_duplicates(px:
     """A timed-out request may still be applied: users converge, events are counted as lost answers."""
     rows = [[f"u-{i:06d}", "opened", f"2024-05-01T00:00:{i:02d}Z"] for i in range(20)]
     path = px.csv("events.csv", ["identifyId", "eventName", "date"], rows)
-    px.control.inject("slow", count=3, path="/v1/custom_events", seconds=1.0)
+    px.control.inject("slow", count=3, path=events_path(px), seconds=1.0)
     run = px.push("events", path, "--timeout", "0.3")
     assert run.code == 0, run.out + run.err
     lost = run.count("lost answers")

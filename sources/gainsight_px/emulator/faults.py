@@ -19,8 +19,9 @@ Kinds and what the client sees:
   same scrollId gets the same page.
 - "drop_answer": the request IS processed, then the socket is closed with a
   TCP RST before a single byte of the answer: the client cannot know.
-- "truncate": processed like "reset", but answered 200 with a Content-Length
-  that matches a body cut in the middle of the JSON (not parseable).
+- "truncate": processed like "reset", but answered with a Content-Length
+  that matches a body cut in the middle of the JSON (not parseable); a
+  success is answered 200 (a 201 or 204 too), an error keeps its status.
 - "duplicate_request": PX's answer to a request identical to one it just
   served, "Duplicate request blocked. Please wait before retrying", with
   `status` (default 400) and a JSON error body; nothing is processed.
