@@ -1,0 +1,168 @@
+"""Dagster assets for many tenants, through dagster-dlt (`pip install 'gainsight-px[dagster]'`).
+
+Why Dagster and not Airflow: dagster-dlt turns each dlt resource into an asset
+(one per warehouse table, with row counts per run) in a ~60 MB install that
+runs in-process (`dagster.materialize`) for tests and `dagster dev` on a
+laptop. Airflow 3 brings a scheduler, a metadata database and an API server
+before the first task runs, and dlt's `PipelineTasksGroup` drives it through
+DAG files; for one project with a few tenants that is more machinery than job.
+
+Per tenant (see tenants.py) there are two asset groups, each on its own dlt
+pipeline so their state never mixes:
+
+- `<label>_entities`: users, accounts, features, engagements and
+  subscriptions/segments; job `<label>_entities` runs hourly, and
+  `<label>_reconcile` (a full refresh, deletions included) weekly;
+- `<label>_events`: the event streams of the published API, read in date
+  windows from each stream's cursor (`event_window_days`, at most 190 days a
+  request), so the first run backfills and later ones fetch what is new; job
+  `<label>_events` runs every 6 hours. Its dlt schema is `gainsight_px_events`
+  beside `gainsight_px` in the same dataset.
+
+Asset keys are `[label, table]`, so tenants never collide. After each group
+loads, the analyst views of the tenant's dataset are refreshed. On DuckDB the
+two groups of one tenant write one file: run them one at a time (the jobs
+carry the tag `gainsight_px/tenant`; set a tag concurrency limit of 1 on it,
+or use PostgreSQL).
+
+    dagster dev -m gainsight_px.dagster_definitions     # every configured tenant, DuckDB
+
+    from gainsight_px.dagster_assets import definitions  # or your own Definitions
+    defs = definitions(["acme", "globex"], destination="postgres")
+"""
+
+# No `from __future__ import annotations`: Dagster reads the asset function's config annotation at runtime.
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+import dlt
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from gainsight_px import dialects, marts, tenants
+from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
+from gainsight_px.event_source import event_streams
+from gainsight_px.source import gainsight_px_source, listable_endpoints
+
+ENTITIES_CRON = "0 * * * *"  # hourly
+RECONCILE_CRON = "30 3 * * 0"  # Sundays 03:30
+EVENTS_CRON = "15 */6 * * *"  # every 6 hours
+TENANT_TAG = "gainsight_px/tenant"
+EVENTS_SCHEMA = "gainsight_px_events"
+
+
+class LoadConfig(dg.Config):
+    """Run config of an entities run: `full_refresh` reconciles (deletions included)."""
+
+    full_refresh: bool = False
+
+
+class _TenantTranslator(DagsterDltTranslator):
+    """Asset `[label, table]`, no upstream placeholder assets."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(key=dg.AssetKey([self.label, data.resource.name]), deps=[])
+
+
+def _dialect(t: tenants.Tenant, dialect: str | Dialect | None) -> Dialect:
+    setting = dialect or t.source_kwargs.get("dialect")
+    if isinstance(setting, Dialect):
+        return setting
+    parsed = dialects.parse_setting(setting) if setting else None
+    return parsed or DEFAULT_DIALECT
+
+
+def tenant_assets(label: str, *, destination: str | Any = "duckdb", dialect: str | Dialect | None = None,
+                  pipelines_dir: str | None = None) -> list[dg.AssetsDefinition]:
+    """The entity and event asset groups of one tenant.
+
+    `dialect` (or the tenant's `dialect` setting) decides the tables; with
+    neither, the contract dialect. Building the assets sends no request.
+    """
+    t = tenants.tenant(label)
+    chosen = _dialect(t, dialect)
+    kwargs = {**t.source_kwargs, "dialect": chosen}
+    groups = {"entities": list(listable_endpoints(chosen)), "events": list(event_streams(chosen))}
+    out = []
+    for group, names in groups.items():
+        if not names:
+            continue
+        factory = gainsight_px_source if group == "entities" else \
+            gainsight_px_source.clone(name=EVENTS_SCHEMA, section="gainsight_px")
+        pipeline = dlt.pipeline(pipeline_name=f"{t.pipeline_name}_{group}", pipelines_dir=pipelines_dir,
+                                destination=tenants.destination_for(t, destination), dataset_name=t.dataset_name)
+
+        def new_source(factory: Any = factory, names: list[str] = names) -> Any:
+            return factory(**kwargs).with_resources(*names)
+
+        out.append(_group_assets(label, group, new_source, pipeline))
+    return out
+
+
+def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipeline) -> dg.AssetsDefinition:
+    # The source given here only names the assets. Each run builds its own, after
+    # the pipeline is active (dlt gives a new source the active pipeline's naming,
+    # and a source object carried from run to run keeps the last run's table hints).
+    @dlt_assets(dlt_source=new_source(), dlt_pipeline=pipeline, name=f"{label}_{group}",
+                group_name=f"{label}_{group}", dagster_dlt_translator=_TenantTranslator(label),
+                op_tags={TENANT_TAG: label})
+    def assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource, config: LoadConfig) -> Iterator[Any]:
+        if pipeline.has_pending_data:
+            # An interrupted run left a package: load it first (run() would stop after it).
+            pipeline.run()
+        refresh = "drop_data" if config.full_refresh else None
+        pipeline.activate()
+        yield from dlt.run(context=context, dlt_source=new_source(), refresh=refresh)
+        try:  # as in `gainsight-px load`: the data is loaded, views are a convenience on top
+            created = marts.refresh_views(pipeline)
+            context.log.info(f"views refreshed: {', '.join(created) or 'none'}")
+        except Exception as exc:
+            context.log.warning(f"views were not refreshed: {type(exc).__name__}: {exc}")
+
+    return assets
+
+
+def tenant_jobs(label: str, assets: Sequence[dg.AssetsDefinition]) -> tuple[list[Any], list[dg.ScheduleDefinition]]:
+    """The tenant's jobs and schedules: entities hourly, a weekly reconcile, events every 6 hours."""
+    jobs: list[Any] = []
+    schedules = []
+    groups = {a.group_names_by_key[next(iter(a.keys))] for a in assets}
+    tags = {TENANT_TAG: label}
+    if f"{label}_entities" in groups:
+        selection = dg.AssetSelection.groups(f"{label}_entities")
+        hourly = dg.define_asset_job(f"{label}_entities", selection=selection, tags=tags)
+        op_name = f"{label}_entities"
+        reconcile = dg.define_asset_job(
+            f"{label}_reconcile", selection=selection, tags=tags,
+            config={"ops": {op_name: {"config": {"full_refresh": True}}}})
+        jobs += [hourly, reconcile]
+        schedules += [dg.ScheduleDefinition(job=hourly, cron_schedule=ENTITIES_CRON),
+                      dg.ScheduleDefinition(job=reconcile, cron_schedule=RECONCILE_CRON)]
+    if f"{label}_events" in groups:
+        events = dg.define_asset_job(f"{label}_events", selection=dg.AssetSelection.groups(f"{label}_events"),
+                                     tags=tags)
+        jobs.append(events)
+        schedules.append(dg.ScheduleDefinition(job=events, cron_schedule=EVENTS_CRON))
+    return jobs, schedules
+
+
+def definitions(labels: Sequence[str] | None = None, *, destination: str | Any = "duckdb",
+                dialect: str | Dialect | None = None, pipelines_dir: str | None = None) -> dg.Definitions:
+    """Assets, jobs and schedules for `labels` (default: every configured tenant)."""
+    labels = list(labels) if labels is not None else tenants.configured_labels()
+    assets: list[dg.AssetsDefinition] = []
+    jobs: list[Any] = []
+    schedules: list[dg.ScheduleDefinition] = []
+    for label in labels:
+        mine = tenant_assets(label, destination=destination, dialect=dialect, pipelines_dir=pipelines_dir)
+        assets += mine
+        more_jobs, more_schedules = tenant_jobs(label, mine)
+        jobs += more_jobs
+        schedules += more_schedules
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, resources={"dlt": DagsterDltResource()})
