@@ -142,3 +142,17 @@ def test_first_run_without_initial_reads_the_default_30_days(make_emulator, make
     start = datetime.fromtimestamp(first / 1000, UTC)
     assert timedelta(days=29) < datetime.now(UTC) - start < timedelta(days=31)
     assert set(loader.ids("lead_events")) == truth_ids(emu, "lead_events", first)
+
+
+def test_a_reconcile_keeps_the_event_history_and_its_cursor(make_emulator, make_loader):
+    emu = make_emulator(EventSpec.only("session_events", total=2000, days=60))
+    loader = make_loader(emu)
+    loader.run(resources="users,session_events", initial=_iso(emu.events.start_ms))
+    before = set(loader.ids("session_events"))
+    emu.control.reset_log()
+    loader.run(resources="users,session_events", full_refresh=True)
+    # Events never change: the reconcile reads from the cursor, not 30 days or the whole history again.
+    ranges = [r for r in map(date_range, event_requests(emu, "/events/session")) if r]
+    assert len(ranges) == 1 and ranges[0][0] >= max(e["date"] for e in emu.events.events("session_events")) \
+        - DEFAULT_LOOKBACK_S * 1000
+    assert set(loader.ids("session_events")) == before == truth_ids(emu, "session_events")
