@@ -116,11 +116,16 @@ def ours(args: argparse.Namespace) -> dict[str, Any]:
     with pipeline.sql_client() as client:
         rows, distinct = client.execute_sql(
             f"SELECT count(*), count(DISTINCT event_id) FROM {client.make_qualified_table_name(ep.name)}")[0]
-    extracted = None
+    extracted, steps = None, {}
     trace = pipeline.last_trace
-    if trace is not None and trace.last_normalize_info is not None:
-        extracted = trace.last_normalize_info.row_counts.get(ep.name, 0)
-    return {"rows": int(rows), "distinct_keys": int(distinct), "seconds": seconds, "extracted": extracted}
+    if trace is not None:
+        for step in trace.steps:
+            if step.finished_at and step.started_at:
+                steps[step.step] = round((step.finished_at - step.started_at).total_seconds(), 2)
+        if trace.last_normalize_info is not None:
+            extracted = trace.last_normalize_info.row_counts.get(ep.name, 0)
+    return {"rows": int(rows), "distinct_keys": int(distinct), "seconds": seconds, "extracted": extracted,
+            "steps": steps}
 
 
 CHILDREN = {"floor": floor, "ours": ours}
@@ -183,6 +188,9 @@ def tables(result: EventsResult) -> list[h.Table]:
     for name, run in (("floor", result.floor), ("ours", result.backfill)):
         load.add(name, h.fmt_int(run["rows"]), h.fmt_s(run["seconds"]), h.fmt_int(run["rows"] / run["seconds"]),
                  f"{run['peak_rss_mb']:,.0f}", h.fmt_int(run["requests"]), h.fmt_load(run))
+    steps = result.backfill.get("steps") or {}
+    if steps:
+        load.notes.append("ours by dlt step (s): " + ", ".join(f"{k} {v:,.1f}" for k, v in steps.items()))
     ratio = result.ratio
     load.notes.append(f"ours / floor rows/s: {ratio:.2f}x" if ratio is not None else "ours / floor: n/a")
     load.notes.append(f"quota: {result.backfill['requests']:,} requests of PX's "
