@@ -60,7 +60,7 @@ from urllib.parse import parse_qs, unquote
 
 import orjson
 
-from gainsight_px.endpoints import CONTRACT, Dialect, Endpoint
+from gainsight_px.endpoints import CONTRACT, DIALECTS, Dialect, Endpoint
 from gainsight_px.ratelimit import TokenBucket
 from gainsight_px.settings import EMULATOR_API_KEY, EMULATOR_READ_ONLY_KEY
 
@@ -306,7 +306,7 @@ class Emulator:
     def __init__(self, tenant: TenantSpec | None = None, api_key: str = EMULATOR_API_KEY,
                  read_only_key: str | None = EMULATOR_READ_ONLY_KEY, rate_limit: float | None = None,
                  retry_after: bool = True, scroll_ttl: float = 60.0, host: str = "127.0.0.1",
-                 port: int = 0, now_ms: int | None = None, dialect: Dialect = CONTRACT,
+                 port: int = 0, now_ms: int | None = None, dialect: Dialect | str = CONTRACT,
                  rotate_scroll_ids: bool = False, events: EventSpec | None = None) -> None:
         self.tenant = tenant or TenantSpec()
         self.api_key = api_key
@@ -315,6 +315,7 @@ class Emulator:
         self.host = host
         self.port = port
         self.now_ms = now_ms
+        dialect = DIALECTS[dialect] if isinstance(dialect, str) else dialect  # "contract" / "published"
         self.dialect = dialect
         self.router = Router(dialect)
         self.store = Store(generate(self.tenant, self.clock_ms(), dialect), dialect=dialect, seed=self.tenant.seed,
