@@ -18,6 +18,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -27,6 +28,8 @@ from gainsight_px.errors import ConfigError
 from gainsight_px.load import LoadSummary, run_load
 
 DEMO_PIPELINE = "gainsight_px_demo"
+# Its own file (and pipeline): a real `gainsight-px load` afterwards starts clean in gainsight.duckdb.
+DEMO_DUCKDB_FILE = "gainsight_demo.duckdb"
 DEFAULT_USERS = 20_000
 ACTIVE_SHARE = 0.01  # users who "visit" between the two loads
 
@@ -98,13 +101,13 @@ def run_demo(users: int = DEFAULT_USERS, accounts: int | None = None, db_path: s
     if users < 1:
         raise ConfigError(f"--users: must be at least 1, got {users}")
     accounts = accounts if accounts is not None else max(1, users // 10)
-    db_path = os.path.abspath(db_path or settings.DEFAULT_DUCKDB_FILE)
+    db_path = os.path.abspath(db_path or DEMO_DUCKDB_FILE)
     dataset = settings.DEFAULT_DATASET
     foreign = _foreign_pipelines(db_path, dataset)
     if foreign:
         raise ConfigError(
             f"{db_path} already holds dataset {dataset} loaded by pipeline(s) {', '.join(foreign)}; "
-            "the demo will not overwrite it. Pass --db demo.duckdb (or another path)."
+            f"the demo will not overwrite it. Pass --db {DEMO_DUCKDB_FILE} (or another new path)."
         )
     destination = dlt.destinations.duckdb(db_path)
     say(f"Starting a Gainsight PX emulator with {users:,} users and {accounts:,} accounts...")
@@ -115,6 +118,8 @@ def run_demo(users: int = DEFAULT_USERS, accounts: int | None = None, db_path: s
             api_key=settings.EMULATOR_API_KEY, base_url=emu.base_url, destination=destination,
             pipeline_name=DEMO_PIPELINE, dataset_name=dataset, progress=progress, dialect=api,
         )
+        if emu.events is not None:  # the published dialect: load the whole event history
+            common["event_initial"] = datetime.fromtimestamp(emu.events.start_ms / 1000, UTC)
         say(f"Emulator at {emu.base_url}. Full load into {db_path} ...")
         control.reset_log()
         # A reconcile run: resets this pipeline's cursors, so a rerun of the demo starts fresh.
@@ -141,10 +146,19 @@ def run_demo(users: int = DEFAULT_USERS, accounts: int | None = None, db_path: s
                       full_requests, incremental_requests)
 
 
+def _tool(name: str) -> str:
+    """How to call `name` from this venv: `.venv/bin/name` from the project folder, else its full path."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    if not os.path.exists(path):
+        return name
+    relative = os.path.relpath(path)
+    return shlex.quote(relative if not relative.startswith("..") else path)
+
+
 def next_steps(db_path: str) -> list[str]:
-    """Copy-paste commands for an analyst."""
+    """Copy-paste commands for an analyst, then exactly what to run for a real tenant."""
     shown = os.path.relpath(db_path) if os.path.dirname(db_path) == os.getcwd() else db_path
-    python = "python" if "VIRTUAL_ENV" in os.environ else shlex.quote(sys.executable)
+    python = _tool("python")
     lines = ["", "Try it yourself:"]
     for title, sql in EXAMPLE_QUERIES:
         code = f"import duckdb; duckdb.connect('{shown}', read_only=True).sql('{sql}').show()"
@@ -155,5 +169,10 @@ def next_steps(db_path: str) -> list[str]:
         lines += [f"  # {title}", f"  {command}"]
     lines += [f"  # or in the duckdb CLI (if installed): duckdb {shlex.quote(shown)}",
               "  #   SELECT * FROM gainsight_px.users LIMIT 5;",
-              f"Next, load your own tenant: set {settings.API_KEY_ENV} and run `gainsight-px load`."]
+              "",
+              f"Next, load your own tenant into {settings.DEFAULT_DUCKDB_FILE} (the demo's file stays apart):",
+              f"  export {settings.API_KEY_ENV}='<your PX API key>'",
+              f"  export {settings.BASE_URL_ENV}={settings.DEFAULT_BASE_URL}   "
+              "# or your region's host (api-eu..., api-us2...)",
+              f"  {_tool('gainsight-px')} load"]
     return lines

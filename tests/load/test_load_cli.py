@@ -139,18 +139,19 @@ def test_demo_runs_with_zero_configuration(tmp_path: Path) -> None:
     out = result.stdout
     assert "Incremental load: 20 users" in out
     assert "1 request(s) to /users" in out
-    assert "SELECT" in out and "gainsight.duckdb" in out
-    counts = table_counts(tmp_path / "gainsight.duckdb")
+    assert "SELECT" in out and "gainsight_demo.duckdb" in out
+    counts = table_counts(tmp_path / "gainsight_demo.duckdb")
     assert counts["users"] == 2000 and counts["accounts"] == 200
+    assert not (tmp_path / "gainsight.duckdb").exists()  # kept apart from a real load's file
     # A rerun starts over and works too.
     assert run_cli(["demo", "--users", "500"], env, tmp_path).returncode == 0
-    assert table_counts(tmp_path / "gainsight.duckdb")["users"] == 500
+    assert table_counts(tmp_path / "gainsight_demo.duckdb")["users"] == 500
 
 
 def test_demo_will_not_overwrite_a_real_load(emulator: Emulator, tmp_path: Path) -> None:
     assert run_cli(["load", "--resources", "users"], cli_env(emulator, tmp_path), tmp_path).returncode == 0
 
-    result = run_cli(["demo", "--users", "100"], cli_env(None, tmp_path), tmp_path)
+    result = run_cli(["demo", "--users", "100", "--db", "gainsight.duckdb"], cli_env(None, tmp_path), tmp_path)
 
     assert result.returncode == 1
     assert "--db" in result.stderr and "gainsight_px" in result.stderr

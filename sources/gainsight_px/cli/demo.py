@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gainsight_px import settings
-from gainsight_px.demo import DEFAULT_USERS, next_steps, run_demo
+from gainsight_px.demo import DEFAULT_USERS, DEMO_DUCKDB_FILE, next_steps, run_demo
 from gainsight_px.endpoints import DIALECTS
 
 
@@ -20,8 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help=f"users in the synthetic tenant (default: {DEFAULT_USERS:,})")
     parser.add_argument("--accounts", type=int, default=None,
                         help="accounts in the synthetic tenant (default: users / 10)")
-    parser.add_argument("--db", default=settings.DEFAULT_DUCKDB_FILE,
-                        help=f"DuckDB file to write (default: ./{settings.DEFAULT_DUCKDB_FILE})")
+    parser.add_argument("--db", default=DEMO_DUCKDB_FILE,
+                        help=f"DuckDB file to write (default: ./{DEMO_DUCKDB_FILE}, apart from a real load's "
+                             f"{settings.DEFAULT_DUCKDB_FILE})")
     parser.add_argument("--dialect", default="contract", choices=sorted(DIALECTS),
                         help="the emulator's API: contract or published (as live tenants) (default: %(default)s)")
     parser.set_defaults(run=run)
