@@ -45,8 +45,9 @@ from dlt.common.runtime.collector import Collector, LogCollector, NullCollector,
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from gainsight_px import lake, settings
-from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
+from gainsight_px.endpoints import DIALECTS, Dialect, dialect_named
 from gainsight_px.errors import ConfigError, GainsightPXError, InputError
+from gainsight_px.event_source import event_streams
 from gainsight_px.source import gainsight_px_source, listable_endpoints
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class LoadSummary:
     seconds: float
     requests: int = 0  # HTTP requests to PX
     restarts: int = 0  # scans restarted (expired scroll, lost answer)
+    dialect: str | None = None  # the API dialect and how it was chosen, e.g. "published (detected)"
     full_refresh: bool = False
     resumed_pending: bool = False  # an interrupted earlier load was finished first
     views: list[str] = field(default_factory=list)
@@ -95,6 +97,8 @@ class LoadSummary:
         extra = f"{self.requests:,} API requests"
         if self.restarts:
             extra += f", {self.restarts} scan restart(s)"
+        if self.dialect:
+            extra += f", API dialect {self.dialect}"
         out.append(extra + ".")
         if self.views:
             out.append(f"Views refreshed: {', '.join(self.views)}.")
@@ -102,11 +106,15 @@ class LoadSummary:
         return out
 
 
-def resource_names(dialect: Dialect = DEFAULT_DIALECT) -> list[str]:
-    return list(listable_endpoints(dialect))
+def resource_names(dialect: Dialect | None = None) -> list[str]:
+    """Resources `dialect` offers; None (`auto`, not known yet): those of any dialect."""
+    if dialect is None:
+        names = [n for d in DIALECTS.values() for n in resource_names(d)]
+        return list(dict.fromkeys(names))
+    return list(listable_endpoints(dialect)) + list(event_streams(dialect))
 
 
-def parse_resources(value: str | Iterable[str] | None, dialect: Dialect = DEFAULT_DIALECT) -> list[str] | None:
+def parse_resources(value: str | Iterable[str] | None, dialect: Dialect | None = None) -> list[str] | None:
     """`"users,accounts"` (or a list) -> validated names; None means all."""
     if value is None:
         return None
@@ -248,6 +256,51 @@ def _rows(pipeline: dlt.Pipeline, selected: Sequence[str]) -> dict[str, int]:
     return rows
 
 
+def _given_dialect(value: Any) -> Dialect | None:
+    """The dialect passed to `run_load`, if one is (None: auto or from config)."""
+    try:
+        return dialect_named(value)
+    except ValueError as exc:
+        raise ConfigError(f"dialect: {exc}") from None
+
+
+def _offered(source: Any, selected: list[str] | None) -> list[str]:
+    """`selected` (None: all), checked against the resources the server's dialect offers."""
+    offered = list(source.resources)
+    if selected is None:
+        return offered
+    missing = [n for n in selected if n not in offered]
+    if missing:
+        raise InputError(f"--resources: {', '.join(missing)} not offered by this server's API dialect. "
+                         f"Valid names: {', '.join(offered)}.")
+    return selected
+
+
+def _dialect_used(pipeline: dlt.Pipeline) -> str | None:
+    """`published (detected)`: what the source recorded in its state (source.DIALECT_STATE_KEY)."""
+    from gainsight_px.source import DIALECT_STATE_KEY
+
+    try:
+        record = pipeline.state["sources"][settings.SOURCE_NAME][DIALECT_STATE_KEY]  # type: ignore[typeddict-item]
+    except (KeyError, TypeError):
+        return None
+    how = record.get("how")
+    return f"{record.get('name')} ({how})" if how else record.get("name")
+
+
+def _run_warnings(pipeline: dlt.Pipeline) -> list[str]:
+    """Warnings the resources published as custom metrics (said once per run)."""
+    out: list[str] = []
+    info = pipeline.last_trace.last_extract_info if pipeline.last_trace else None
+    for metrics in (info.metrics.values() if info else ()):
+        for step in metrics:
+            for resource in step.get("resource_metrics", {}).values():
+                for message in (getattr(resource, "custom_metrics", None) or {}).get("warnings", ()):
+                    if message not in out:
+                        out.append(message)
+    return out
+
+
 def _scan_metrics(pipeline: dlt.Pipeline) -> tuple[int, int]:
     requests = restarts = 0
     info = pipeline.last_trace.last_extract_info if pipeline.last_trace else None
@@ -298,8 +351,8 @@ def run_load(
     >>> summary = run_load(resources="users,accounts")
     >>> print("\\n".join(summary.lines()))
     """
-    dialect = source_kwargs.get("dialect") or DEFAULT_DIALECT
-    selected = parse_resources(resources, dialect) or resource_names(dialect)
+    # `auto` (or a dialect from config) is known only once the source asked the server.
+    selected = parse_resources(resources, _given_dialect(source_kwargs.get("dialect")))
     started = time.perf_counter()
     secret = source_kwargs.get("api_key") or _configured_api_key()
     try:
@@ -321,7 +374,9 @@ def run_load(
     # of the active pipeline, which may be another one in this process (e.g. a push
     # through px_destination, whose "direct" naming would leave camelCase columns).
     try:
-        source = gainsight_px_source(**source_kwargs).with_resources(*selected)
+        source = gainsight_px_source(**source_kwargs)
+        selected = _offered(source, selected)
+        source = source.with_resources(*selected)
         if table_format:
             lake.apply_table_format(source, table_format)
     except ConfigFieldMissingException as exc:
@@ -360,9 +415,11 @@ def run_load(
         seconds=0.0,
         requests=requests,
         restarts=restarts,
+        dialect=_dialect_used(pipeline),
         full_refresh=full_refresh,
         resumed_pending=resumed,
     )
+    summary.warnings.extend(_run_warnings(pipeline))
     _refresh_views(pipeline, summary)
     summary.seconds = time.perf_counter() - started
     return summary

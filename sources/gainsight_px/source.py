@@ -1,22 +1,49 @@
-"""The `gainsight_px` dlt source: one merge resource per PX list endpoint.
+"""The `gainsight_px` dlt source: one resource per PX list endpoint.
 
-Resources come from the endpoint table (`endpoints.py`), never from code here:
+Resources come from the endpoint table (`endpoints/`), never from code here,
+in the dialect the server speaks (`dialect`: auto, contract or published;
+`auto` asks the server once and remembers the answer in the source state,
+see `dialects.py`):
 
-| resource | primary key | loads |
-| --- | --- | --- |
-| users | aptrinsic_id | merge; incremental on lastSeenDate |
-| accounts | id | merge; incremental on lastSeenDate |
-| features | id | merge; full scan every run |
-| engagements | id | merge; full scan every run |
-| subscriptions | id | merge; one request, no paging |
+| resource | contract | published | primary key | loads |
+| --- | --- | --- | --- | --- |
+| users | /users | /users (scroll) | aptrinsic_id | merge; incremental |
+| accounts | /accounts | /accounts (scroll) | id | merge; incremental |
+| features | /feature_match | /feature (page numbers, <= 200) | id | replace each run |
+| engagements | /engagements | /engagement (page numbers, <= 500) | id | replace each run |
+| subscriptions | /subscriptions | - | id | replace each run |
+| segments | - | /segment (page numbers, <= 200) | id | replace each run |
 
-Incremental resources keep their cursor in `dlt.sources.incremental`, whose
-state is committed only with a load package that extracted completely, and
-send it to PX as `filter=lastSeenDate>=<ms>` with `sort=lastSeenDate:asc`. The
-boundary is inclusive; the keys already loaded at the boundary value are kept
-next to it in the resource state and excluded by the server, so an unchanged
-tenant costs one request and no rows. Never-seen records (lastSeenDate 0 ->
-NULL) load on a run without a stored cursor. `initial` limits the first run.
+Endpoints without a cursor are read whole every run, so their load replaces
+the table (rows PX no longer has disappear). Each request asks for at most the
+endpoint's own page limit: `page_size` (default: each endpoint's limit) is
+capped per endpoint.
+
+**Contract: one cursor.** Users and accounts keep their cursor in
+`dlt.sources.incremental` on lastSeenDate, whose state is committed only with
+a load package that extracted completely, and send it to PX as
+`filter=lastSeenDate>=<ms>` with `sort=lastSeenDate:asc`. The boundary is
+inclusive; the keys already loaded at the boundary value are kept next to it
+in the resource state and excluded by the server, so an unchanged tenant
+costs one request and no rows. Never-seen records (lastSeenDate 0 -> NULL)
+load on a run without a stored cursor. `initial` limits the first run.
+
+**Published: two cursors.** Users and accounts also carry `lastModifiedDate`,
+which attribute writes move (activity moves only `lastSeenDate`). An
+incremental run reads both changes: a scan of `lastSeenDate` from its stored
+position, then a scan of `lastModifiedDate` from its own. Each is sorted on
+its cursor, so a scan that breaks off resumes from the highest value it
+reached (see `paging.py`); one scan ORing the two filters could not be sorted
+on both and would have to re-read everything after a break. A record found
+by both scans loads once (merge; `lastModifiedDate` decides which copy is
+newer). Both positions (value and keys at it) live in the resource state
+(`cursors`), committed with the package like dlt's incremental state; dlt's
+incremental is not used here because it drops rows below its one cursor,
+which is exactly what an attribute-only change looks like. The first run
+(or a reconcile) reads everything and records both maxima. If the server
+answers 400 to a `lastModifiedDate` filter (undocumented for live tenants),
+the run keeps the `lastSeenDate` scan alone and warns once; the next run
+tries again.
 
 A run of users/accounts without a stored cursor (the first run, or a
 reconcile) and without `initial` reads the whole tenant, so that load
@@ -24,10 +51,22 @@ reconcile) and without `initial` reads the whole tenant, so that load
 cheaper than merge, and it cannot keep rows PX no longer has. Runs with a
 cursor merge.
 
-Reconcile (attribute-only changes and deletions, which `lastSeenDate` cannot
-see) is a run with `refresh="drop_data"` (see `load.py`): dlt resets the
-cursor state, the resources scan everything, and the tables are truncated and
-refilled within that load.
+Reconcile (deletions, and in the contract attribute-only changes, which
+`lastSeenDate` cannot see) is a run with `refresh="drop_data"` (see
+`load.py`): dlt resets the cursor state, the resources scan everything, and
+the tables are truncated and refilled within that load.
+
+**Nested values** (published): objects become columns, one per key, named
+the way dlt's normalizer names nested fields: `location.city` ->
+`location__city`, `lastInferredLocation.countryCode` ->
+`last_inferred_location__country_code`, like `customAttributes` ->
+`custom_attributes__<key>` (typed from their values, see `columns.py`; a
+value that is itself an object, such as `location.coordinates`, is JSON
+text). Arrays (`propertyKeys`, `channelMetricList`,
+`lastVisitedUserAgentData`, `featureLabels`, `envs`, ...) stay in their row
+as one JSON text column each (`property_keys`), not child tables: they are
+short, and a child table per array would multiply the joins an analyst needs
+for little gain. DuckDB reads them with `json_extract` / `from_json`.
 
 Each page travels as a typed Arrow table (`columns.py`); dlt writes it as
 parquet, which works for any destination.
@@ -35,6 +74,8 @@ parquet, which works for any destination.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -45,15 +86,24 @@ import pyarrow as pa
 from dlt.common.normalizers.naming import NamingConvention
 from dlt.extract.resource import DltResource
 
-from gainsight_px import settings
+from gainsight_px import dialects, settings
 from gainsight_px.client import PXClient
 from gainsight_px.columns import PageConverter, column_types
+from gainsight_px.dialects import Choice
 from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect, Endpoint
-from gainsight_px.errors import ConfigError
-from gainsight_px.paging import MAX_EXCLUDED_KEYS, Position, Scan
+from gainsight_px.errors import APIError, ConfigError
+from gainsight_px.event_source import event_streams, make_event_resource
+from gainsight_px.paging import MAX_EXCLUDED_KEYS, Position, Scan, ScanStats
+from gainsight_px.windows import DEFAULT_LOOKBACK_S, DEFAULT_WINDOW_DAYS
+
+log = logging.getLogger(__name__)
 
 # Where the keys loaded at the cursor boundary live in each resource's state.
 BOUNDARY_STATE_KEY = "boundary"
+# Two-cursor resources (published users/accounts): {cursor field: {"cursor": ms, "keys": [...]}}.
+CURSORS_STATE_KEY = "cursors"
+# Source state: the dialect `auto` found, and for which base URL ({"name", "base_url", "how"}).
+DIALECT_STATE_KEY = "dialect"
 # Rows per yielded Arrow table (about 10 pages): big enough to amortise dlt's
 # per-item overhead, small enough to keep memory flat.
 BATCH_ROWS = 5000
@@ -96,8 +146,9 @@ def to_epoch_ms(value: Any) -> int | None:
 
 
 def listable_endpoints(dialect: Dialect) -> dict[str, Endpoint]:
-    """Resources this source offers: every endpoint that can be listed."""
-    return {e.name: e for e in dialect.list_endpoints}
+    """Resources this source offers: every endpoint that can be listed, except the
+    event streams (windowed by date; their resources are built apart)."""
+    return {e.name: e for e in dialect.list_endpoints if e.max_range_days is None}
 
 
 def _stored_columns(table_name: str) -> dict[str, str]:
@@ -121,13 +172,21 @@ def _publish(stats: Any) -> None:
 
 
 def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | None = None,
-            batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
+            batch_rows: int = BATCH_ROWS, stats: ScanStats | None = None) -> Iterator[pa.Table]:
     """Pages -> Arrow tables of about `batch_rows` rows.
 
     dlt spends a few milliseconds per yielded item on schema bookkeeping, so
     pages are converted and yielded in batches of several; memory stays flat.
     `replace` (hints) marks the first table so that this load replaces the table.
+    `stats`, when given, accumulates the scan's counters (several scans, one resource).
     """
+    if stats is not None:
+        try:
+            yield from _tables(scan, converter, replace=replace, batch_rows=batch_rows)
+        finally:
+            for name in ("requests", "pages", "records", "restarts"):
+                setattr(stats, name, getattr(stats, name) + getattr(scan.stats, name))
+        return
     batch: list[dict[str, Any]] = []
     first = True
 
@@ -149,104 +208,278 @@ def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | N
         yield table()
 
 
-def _make_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
-                   page_size: int, initial: datetime | None) -> DltResource:
-    key_column = naming.normalize_identifier(endpoint.primary_key)
-    cursor_column = naming.normalize_identifier(endpoint.cursor) if endpoint.cursor else None
-    incremental = bool(cursor_column and endpoint.filterable and endpoint.sortable)
-
+def _converter_factory(endpoint: Endpoint, naming: NamingConvention) -> Any:
     def new_converter() -> PageConverter:
         return PageConverter(endpoint, naming, _stored_columns(endpoint.name))
+    return new_converter
 
+
+def _replace_hints(cursor_column: str | None) -> Any:
     # Only merge deduplicates, so a replacing load drops the dedup hint (dlt would warn).
-    replace_hints = dlt.mark.make_hints(
+    return dlt.mark.make_hints(
         write_disposition="replace", columns={cursor_column: {"dedup_sort": None}} if cursor_column else None
     )
-    if incremental:
-        cursor_spec = dlt.sources.incremental(
-            cursor_column,
-            initial_value=initial,
-            # Boundary rows are excluded by the server and deduplicated by merge,
-            # so dlt's own per-row hashing would only cost CPU.
-            primary_key=(),
-            on_cursor_value_missing="include",  # never-seen users load too
-        )
 
-        def rows(cursor: dlt.sources.incremental[datetime] = cursor_spec) -> Iterator[pa.Table]:
-            start_ms = to_epoch_ms(cursor.last_value)
-            state = dlt.current.resource_state()
-            boundary = state.get(BOUNDARY_STATE_KEY) or {}
-            keys = set(boundary.get("keys") or ()) if boundary.get("cursor") == start_ms else set()
-            start = Position(start_ms, keys) if start_ms is not None else None
-            scan = Scan(client, endpoint, page_size=page_size, start=start)
-            try:
-                # No cursor and no `initial`: the scan reads the whole tenant, so this
-                # load replaces the table (cheaper than merge, and drops deleted rows).
-                yield from _tables(scan, new_converter(), replace=replace_hints if start is None else None)
-            finally:
-                _publish(scan.stats)
-            end = scan.position
-            state[BOUNDARY_STATE_KEY] = {
-                "cursor": end.cursor,
-                # Too many keys would not fit in a query; the next run then re-reads
-                # the boundary rows and merge deduplicates them.
-                "keys": sorted(end.keys) if len(end.keys) <= MAX_EXCLUDED_KEYS else [],
-            }
-    else:
-        def rows() -> Iterator[pa.Table]:  # type: ignore[misc]
-            scan = Scan(client, endpoint, page_size=page_size)
-            try:
-                yield from _tables(scan, new_converter())
-            finally:
-                _publish(scan.stats)
 
-    columns: dict[str, Any] = {key_column: {"nullable": False}}
-    if cursor_column:
-        # Should a record appear twice in one load (a restart after it moved), keep the newest.
-        columns[cursor_column] = {"dedup_sort": "desc"}
+def _make_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
+                   page_size: int | None, initial: datetime | None, run: RunContext | None = None) -> DltResource:
+    """The resource for `endpoint`: two cursors, one cursor, or a full read replacing its table."""
+    run = run or RunContext()
+    if not endpoint.incremental:
+        return _full_read_resource(endpoint, client, naming, page_size=page_size, run=run)
+    if endpoint.modified_cursor:
+        return _two_cursor_resource(endpoint, client, naming, page_size=page_size, initial=initial, run=run)
+    return _incremental_resource(endpoint, client, naming, page_size=page_size, initial=initial, run=run)
+
+
+def _full_read_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
+                        page_size: int | None, run: RunContext) -> DltResource:
+    """Read whole every run; the load replaces the table."""
+    key_column = naming.normalize_identifier(endpoint.primary_key)
+    new_converter = _converter_factory(endpoint, naming)
+
+    def rows() -> Iterator[pa.Table]:
+        run.keep_dialect()
+        scan = Scan(client, endpoint, page_size=page_size)
+        try:
+            yield from _tables(scan, new_converter(), replace=_replace_hints(None))
+        finally:
+            _publish(scan.stats)
+
+    return dlt.resource(
+        rows,
+        name=endpoint.name,
+        table_name=endpoint.name,
+        primary_key=key_column,
+        write_disposition="replace",
+        columns={key_column: {"nullable": False}},
+    )
+
+
+def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
+                          page_size: int | None, initial: datetime | None, run: RunContext) -> DltResource:
+    """One cursor (the contract's lastSeenDate) kept by dlt's incremental."""
+    key_column = naming.normalize_identifier(endpoint.primary_key)
+    cursor_column = naming.normalize_identifier(endpoint.cursor)  # type: ignore[arg-type]
+    new_converter = _converter_factory(endpoint, naming)
+    cursor_spec = dlt.sources.incremental(
+        cursor_column,
+        initial_value=initial,
+        # Boundary rows are excluded by the server and deduplicated by merge,
+        # so dlt's own per-row hashing would only cost CPU.
+        primary_key=(),
+        on_cursor_value_missing="include",  # never-seen users load too
+    )
+
+    def rows(cursor: dlt.sources.incremental[datetime] = cursor_spec) -> Iterator[pa.Table]:
+        run.keep_dialect()
+        start_ms = to_epoch_ms(cursor.last_value)
+        state = dlt.current.resource_state()
+        boundary = state.get(BOUNDARY_STATE_KEY) or {}
+        keys = set(boundary.get("keys") or ()) if boundary.get("cursor") == start_ms else set()
+        start = Position(start_ms, keys) if start_ms is not None else None
+        scan = Scan(client, endpoint, page_size=page_size, start=start)
+        try:
+            # No cursor and no `initial`: the scan reads the whole tenant, so this
+            # load replaces the table (cheaper than merge, and drops deleted rows).
+            yield from _tables(scan, new_converter(),
+                               replace=_replace_hints(cursor_column) if start is None else None)
+        finally:
+            _publish(scan.stats)
+        state[BOUNDARY_STATE_KEY] = _stored_position(scan.position)
+
     return dlt.resource(
         rows,
         name=endpoint.name,
         table_name=endpoint.name,
         primary_key=key_column,
         write_disposition="merge",
-        columns=columns,
+        # Should a record appear twice in one load (a restart after it moved), keep the newest.
+        columns={key_column: {"nullable": False}, cursor_column: {"dedup_sort": "desc"}},
     )
+
+
+def _stored_position(position: Position) -> dict[str, Any]:
+    # Too many keys would not fit in a query; the next run then re-reads
+    # the boundary rows and merge deduplicates them.
+    keys = sorted(position.keys) if len(position.keys) <= MAX_EXCLUDED_KEYS else []
+    return {"cursor": position.cursor, "keys": keys}
+
+
+def _loaded_position(stored: Any) -> Position | None:
+    if not isinstance(stored, dict) or stored.get("cursor") is None:
+        return None
+    return Position(to_epoch_ms(stored["cursor"]), set(stored.get("keys") or ()))
+
+
+class RunContext:
+    """What the resources of one source instance (one run) share.
+
+    - warnings said once per run, whichever resource meets them first;
+    - the dialect `auto` chose, written to the source state by the first
+      resource that runs (dlt discards state written in the source function).
+    """
+
+    def __init__(self, dialect_record: dict[str, Any] | None = None) -> None:
+        self.said: list[str] = []
+        self.dialect_record = dialect_record
+
+    def keep_dialect(self) -> None:
+        if self.dialect_record is None:
+            return
+        with contextlib.suppress(Exception):  # outside a pipeline: nothing to remember it in
+            dlt.current.source_state()[DIALECT_STATE_KEY] = dict(self.dialect_record)
+
+    def warn_once(self, topic: str, message: str) -> None:
+        if any(s.startswith(topic) for s in self.said):
+            return
+        self.said.append(f"{topic}: {message}")
+        log.warning("%s", message)
+        try:
+            metrics = dlt.current.resource_metrics()
+            metrics.setdefault("warnings", []).append(message)
+        except Exception:
+            pass
+
+
+def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
+                         page_size: int | None, initial: datetime | None, run: RunContext) -> DltResource:
+    """Activity (lastSeenDate) and attribute changes (lastModifiedDate), positions in resource state."""
+    seen_field, modified_field = endpoint.cursor, endpoint.modified_cursor
+    assert seen_field and modified_field
+    key_column = naming.normalize_identifier(endpoint.primary_key)
+    modified_column = naming.normalize_identifier(modified_field)
+    new_converter = _converter_factory(endpoint, naming)
+    initial_ms = to_epoch_ms(initial)
+
+    def rows() -> Iterator[pa.Table]:
+        run.keep_dialect()
+        state = dlt.current.resource_state()
+        stored = state.get(CURSORS_STATE_KEY) or {}
+        seen = _loaded_position(stored.get(seen_field))
+        modified = _loaded_position(stored.get(modified_field))
+        if seen is None and initial_ms is not None:
+            seen, modified = Position(initial_ms), Position(initial_ms)
+        converter = new_converter()
+        stats = ScanStats()
+        try:
+            if seen is None:
+                # Nothing stored: read everything (this load replaces the table), note both maxima.
+                scan = Scan(client, endpoint, page_size=page_size, track=modified_field)
+                yield from _tables(scan, converter, replace=_replace_hints(modified_column), stats=stats)
+                seen, modified = scan.position, scan.tracked
+            else:
+                scan = Scan(client, endpoint, page_size=page_size, start=seen)
+                yield from _tables(scan, converter, stats=stats)
+                seen = scan.position
+                if modified is not None and modified.cursor is not None:
+                    changed = Scan(client, endpoint, page_size=page_size, start=modified,
+                                   cursor_field=modified_field)
+                    try:
+                        yield from _tables(changed, converter, stats=stats)
+                        modified = changed.position
+                    except APIError as exc:
+                        if exc.status != 400 or changed.stats.pages:
+                            raise
+                        run.warn_once(
+                            "modified-filter",
+                            f"the server refused a filter on {modified_field} ({exc}); this run "
+                            f"picked up activity ({seen_field}) only, so attribute-only changes wait "
+                            "for a later run or a --full-refresh.",
+                        )
+        finally:
+            _publish(stats)
+        state[CURSORS_STATE_KEY] = {
+            seen_field: _stored_position(seen),
+            **({modified_field: _stored_position(modified)} if modified and modified.cursor is not None else {}),
+        }
+
+    return dlt.resource(
+        rows,
+        name=endpoint.name,
+        table_name=endpoint.name,
+        primary_key=key_column,
+        write_disposition="merge",
+        # A record found by both scans loads once: the copy with the newer lastModifiedDate.
+        columns={key_column: {"nullable": False}, modified_column: {"dedup_sort": "desc"}},
+    )
+
+
+def _dialect_choice(setting: Any, client: PXClient) -> Choice:
+    """The dialect for this run; `auto` remembers its answer per base URL in the source state."""
+    if isinstance(setting, Dialect):
+        return Choice(setting, "set")
+    try:
+        remembered = dlt.current.source_state().get(DIALECT_STATE_KEY)
+    except Exception:  # outside a pipeline
+        remembered = None
+    return dialects.resolve(setting, client.base_url, "", remembered=remembered, client=client)
 
 
 @dlt.source(name=settings.SOURCE_NAME, section=settings.SOURCE_NAME)
 def gainsight_px_source(
     api_key: str = dlt.secrets.value,
     base_url: str = settings.DEFAULT_BASE_URL,
-    page_size: int = settings.MAX_PAGE_SIZE,
+    page_size: int | None = None,
     initial: datetime | str | None = None,
-    dialect: Any = None,
+    dialect: Any = settings.DEFAULT_DIALECT_SETTING,
+    event_lookback_s: float = DEFAULT_LOOKBACK_S,
+    event_window_days: float = DEFAULT_WINDOW_DAYS,
+    event_initial: datetime | str | None = None,
+    reconcile: bool = False,
 ) -> list[DltResource]:
-    """Gainsight PX users, accounts, features, engagements and subscriptions.
+    """Gainsight PX users, accounts, features, engagements, and subscriptions
+    (contract) or segments (published).
 
     Args:
         api_key: the PX API key (`SOURCES__GAINSIGHT_PX__API_KEY` or
             `[sources.gainsight_px] api_key` in `.dlt/secrets.toml`).
         base_url: the regional API host (`SOURCES__GAINSIGHT_PX__BASE_URL`);
             US by default.
-        page_size: records per request, at most the API's maximum (500).
+        page_size: records per request; each endpoint asks for at most its own
+            limit (default: that limit).
         initial: an ISO date or time; the first load of users and accounts
             starts there instead of at the beginning of time (a datetime works too).
-        dialect: the API description (`endpoints.CONTRACT` unless given).
+        dialect: `auto` (default: ask the server once, remember it per base URL),
+            `contract`, `published` (`SOURCES__GAINSIGHT_PX__DIALECT`), or a
+            `gainsight_px.endpoints.Dialect`.
+        event_lookback_s: event streams re-read this many seconds before their
+            cursor, for events PX ingests late (`SOURCES__GAINSIGHT_PX__EVENT_LOOKBACK_S`).
+        event_window_days: days per event request window, at most 190.
+        event_initial: where the first run of the event streams starts, when it
+            should differ from `initial` (default: `initial`, else 30 days back).
+        reconcile: read everything whatever `initial` says (`gainsight-px load
+            --full-refresh`, after its cursors were reset).
     """
-    dialect = dialect or DEFAULT_DIALECT
-    if not isinstance(dialect, Dialect):
-        raise ConfigError(f"dialect: expected a gainsight_px.endpoints.Dialect, got {type(dialect).__name__}")
-    try:
-        page_size = int(page_size)
-    except (TypeError, ValueError):
-        raise ConfigError(f"page_size: expected a whole number, got {page_size!r}.") from None
-    if not 1 <= page_size <= dialect.max_page_size:
-        raise ConfigError(f"page_size: must be between 1 and {dialect.max_page_size}, got {page_size}.")
-    client = PXClient(base_url, api_key, dialect=dialect)
+    if dialect is not None and not isinstance(dialect, Dialect | str):
+        raise ConfigError(f"dialect: expected auto, contract, published or a Dialect, got {type(dialect).__name__}")
+    if page_size is not None:
+        try:
+            page_size = int(page_size)
+        except (TypeError, ValueError):
+            raise ConfigError(f"page_size: expected a whole number, got {page_size!r}.") from None
+    configured = dialects.parse_setting(dialect) if not isinstance(dialect, Dialect) else dialect
+    client = PXClient(base_url, api_key, dialect=configured or DEFAULT_DIALECT)
+    choice = _dialect_choice(dialect, client)
+    chosen = choice.dialect
+    if chosen is not client.dialect:
+        client = PXClient(base_url, api_key, dialect=chosen)
+    if page_size is not None and not 1 <= page_size <= chosen.max_page_size:
+        raise ConfigError(f"page_size: must be between 1 and {chosen.max_page_size} "
+                          f"in the {chosen.name} dialect, got {page_size}.")
     naming = dlt.current.source_schema().naming
-    start = parse_initial(initial)
-    return [
-        _make_resource(endpoint, client, naming, page_size=page_size, initial=start)
-        for endpoint in listable_endpoints(dialect).values()
+    # A reconcile reads everything: `initial` limits first loads only (load.py resets the cursors).
+    start = None if reconcile else parse_initial(initial)
+    run = RunContext({**choice.remember(client.base_url), "how": choice.how})
+    events = [
+        make_event_resource(endpoint, client, naming, initial=parse_initial(event_initial) or start,
+                            page_size=page_size,
+                            lookback_s=float(event_lookback_s), window_days=float(event_window_days),
+                            stored_columns=_stored_columns)
+        for endpoint in event_streams(chosen).values()
     ]
+    return [
+        _make_resource(endpoint, client, naming, initial=start, run=run,
+                       page_size=None if page_size is None else min(page_size, chosen.page_limit(endpoint)))
+        for endpoint in listable_endpoints(chosen).values()
+    ] + events

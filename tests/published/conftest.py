@@ -24,8 +24,6 @@ from load_helpers import Loader  # noqa: E402
 
 # Features and segments over one page of 200, engagements under one page of 500.
 PUBLISHED_TENANT = TenantSpec(users=250, accounts=25, features=450, engagements=30, segments=36, seed=42)
-# The list resources of the published dialect (its event streams are tested apart).
-CORE = "users,accounts,features,engagements,segments"
 
 
 @pytest.fixture(autouse=True)
