@@ -153,6 +153,7 @@ class Dialect:
     sort_descending: str = "{field}:desc"
 
     # -- write answers common to every endpoint
+    read_method: str = "GET"  # reads a record on its item path (a dry run's existence check)
     not_found_status: int = 404  # an update of a record that does not exist
     wrong_method_status: int = 405  # the path exists, the method does not: the wrong dialect
     # Ids that cannot travel in a path segment even URL-encoded (a strict HTTP

@@ -181,7 +181,8 @@ def write_job(handle: int, target: Target, dialect: Dialect, key: str | None, bo
         update = Job(handle, ep.update_method,
                      item_path(ep.update_path, key) if fits else ep.id_in_body_update_path or "", body)
     if dry_run:  # update mode: ask whether the record exists (a read); ids kept out of paths cannot be asked
-        return Job(handle, "GET", item_path(ep.item_path or "", key), None) if fits and ep.item_path else None
+        readable = fits and ep.item_path and dialect.read_method in ep.item_methods
+        return Job(handle, dialect.read_method, item_path(ep.item_path or "", key), None) if readable else None
     if target.mode == "update":
         assert update is not None  # resolve_target checked the endpoint has an update call
         return update
