@@ -44,7 +44,7 @@ from dlt.common.configuration.exceptions import (
 from dlt.common.runtime.collector import Collector, LogCollector, NullCollector, TqdmCollector
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from gainsight_px import lake, settings
+from gainsight_px import failures, lake, settings
 from gainsight_px.endpoints import DIALECTS, Dialect, dialect_named
 from gainsight_px.errors import ConfigError, GainsightPXError, InputError
 from gainsight_px.event_source import event_streams
@@ -94,7 +94,8 @@ class LoadSummary:
         for table, count in self.rows.items():
             out.append(f"  {table:<{width}}  {count:>10,}")
         out.append(f"  {'total':<{width}}  {self.total_rows:>10,}")
-        extra = f"{self.requests:,} API requests"
+        # PX allows about 1M requests a day per tenant; 1,000 events cost one request.
+        extra = f"{self.requests:,} API requests ({self.requests / settings.DAILY_REQUEST_QUOTA:.3%} of PX's daily quota)"
         if self.restarts:
             extra += f", {self.restarts} scan restart(s)"
         if self.dialect:
@@ -154,6 +155,27 @@ def default_destination(destination: str | Any = "duckdb") -> Any:
     return duckdb_destination(os.path.abspath(settings.DEFAULT_DUCKDB_FILE))
 
 
+# SQL destinations whose merge job can run as one transaction. dlt wraps a job in one only when its
+# capabilities say `supports_transactions`, which DuckDB's and PostgreSQL's leave unset: a replacing
+# merge (atomic.py) would then commit its DELETE before its INSERT, and a reader, or a kill -9
+# between the two, would see the table empty.
+TRANSACTIONAL_DESTINATIONS = ("duckdb", "motherduck", "postgres")
+
+
+def transactional(destination: str | Any) -> Any:
+    """`destination` with each load job (the merges above all) run in one transaction, where it can."""
+    from dlt.common.destination import Destination
+
+    if isinstance(destination, str):
+        if destination not in TRANSACTIONAL_DESTINATIONS:
+            return destination
+        destination = Destination.from_reference(destination)
+    kind = destination.destination_type.rsplit(".", 1)[-1] if isinstance(destination, Destination) else None
+    if kind in TRANSACTIONAL_DESTINATIONS:
+        destination.caps_params.setdefault("supports_transactions", True)
+    return destination
+
+
 def make_collector(progress: Progress) -> Collector:
     """dlt's progress display: bars on a terminal, a line every few seconds in CI logs."""
     if isinstance(progress, Collector):
@@ -197,6 +219,9 @@ def _unwrap(exc: BaseException, secret: str | None) -> GainsightPXError:
             )
         nxt = getattr(current, "exception", None)
         current = nxt if isinstance(nxt, BaseException) else (current.__cause__ or current.__context__)
+    known = failures.describe(exc)  # Ctrl-C, a locked DuckDB file, a full disk
+    if known is not None:
+        return known
     step = getattr(exc, "step", None)
     inner = getattr(exc, "exception", exc)
     message = f"{type(inner).__name__}: {inner}"
@@ -332,6 +357,29 @@ def _refresh_views(pipeline: dlt.Pipeline, summary: LoadSummary) -> None:
         summary.warnings.append(message)
 
 
+EVENT_STREAM_NAMES = frozenset(n for d in DIALECTS.values() for n in event_streams(d))
+
+
+def _reset_cursors(pipeline: dlt.Pipeline, selected: Sequence[str]) -> None:
+    """A reconcile forgets the stored cursors of `selected`, and nothing else.
+
+    dlt's `refresh="drop_data"` would also truncate the tables when the load
+    step starts, so readers would see them empty (and a kill there would
+    leave them so) until the refill commits. Here only the state goes (dlt's
+    state-only drop, loaded as its own small package); the resources then
+    read everything and their loads replace the tables in one transaction
+    (atomic.py). A crash after this point leaves no cursor: the next run
+    reads everything again, which is correct, only slower.
+    """
+    from dlt.pipeline.helpers import pipeline_drop
+
+    if not pipeline.default_schema_name:
+        return  # never ran: nothing stored
+    drop = pipeline_drop(pipeline, resources=list(selected), state_only=True)
+    if not drop.is_empty:
+        drop()
+
+
 def run_load(
     resources: str | Iterable[str] | None = None,
     full_refresh: bool = False,
@@ -359,7 +407,7 @@ def run_load(
         pipeline = dlt.pipeline(
             pipeline_name=pipeline_name,
             pipelines_dir=pipelines_dir,
-            destination=default_destination(destination),
+            destination=transactional(default_destination(destination)),
             dataset_name=dataset_name,
             progress=make_collector(progress),
         )
@@ -374,7 +422,7 @@ def run_load(
     # of the active pipeline, which may be another one in this process (e.g. a push
     # through px_destination, whose "direct" naming would leave camelCase columns).
     try:
-        source = gainsight_px_source(**source_kwargs)
+        source = gainsight_px_source(**source_kwargs, reconcile=full_refresh)
         selected = _offered(source, selected)
         source = source.with_resources(*selected)
         if table_format:
@@ -393,18 +441,25 @@ def run_load(
             f"(e.g. {settings.DEFAULT_DUCKDB_FILE}) or another --dataset."
         )
     resumed = False
-    try:
-        if pipeline.has_pending_data:
-            # dlt's run() would load the leftover package and stop; finish it, then go on.
-            pipeline.run()
-            resumed = True
-        pipeline.run(source, refresh="drop_data" if full_refresh else None)
-    except PipelineStepFailed as exc:
-        raise _unwrap(exc, secret) from None
-    except GainsightPXError:
-        raise
-    except Exception as exc:  # dlt raises a few things outside its steps (e.g. destination config)
-        raise _unwrap(exc, secret) from None
+    # One run per pipeline at a time: two would extract into the same working folder.
+    with failures.pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
+        if location:
+            failures.check_duckdb_free(location)  # before any request, not after the whole fetch
+        try:
+            if pipeline.has_pending_data:
+                # dlt's run() would load the leftover package and stop; finish it, then go on.
+                pipeline.run()
+                resumed = True
+            if full_refresh:
+                # Events never change nor go away: a reconcile keeps their cursors.
+                _reset_cursors(pipeline, [n for n in selected if n not in EVENT_STREAM_NAMES])
+            pipeline.run(source)
+        except PipelineStepFailed as exc:
+            raise _unwrap(exc, secret) from None
+        except GainsightPXError:
+            raise
+        except Exception as exc:  # dlt raises a few things outside its steps (e.g. destination config)
+            raise _unwrap(exc, secret) from None
     requests, restarts = _scan_metrics(pipeline)
     summary = LoadSummary(
         pipeline_name=pipeline_name,

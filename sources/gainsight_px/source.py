@@ -86,7 +86,7 @@ import pyarrow as pa
 from dlt.common.normalizers.naming import NamingConvention
 from dlt.extract.resource import DltResource
 
-from gainsight_px import dialects, settings
+from gainsight_px import atomic, dialects, settings
 from gainsight_px.client import PXClient
 from gainsight_px.columns import PageConverter, column_types
 from gainsight_px.dialects import Choice
@@ -204,8 +204,8 @@ def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | N
         if len(batch) >= batch_rows:
             yield table()
             batch = []
-    if batch:
-        yield table()
+    if batch or (first and replace is not None and atomic.replaces(replace)):
+        yield table()  # an empty full read still replaces: the table is emptied
 
 
 def _converter_factory(endpoint: Endpoint, naming: NamingConvention) -> Any:
@@ -215,10 +215,8 @@ def _converter_factory(endpoint: Endpoint, naming: NamingConvention) -> Any:
 
 
 def _replace_hints(cursor_column: str | None) -> Any:
-    # Only merge deduplicates, so a replacing load drops the dedup hint (dlt would warn).
-    return dlt.mark.make_hints(
-        write_disposition="replace", columns={cursor_column: {"dedup_sort": None}} if cursor_column else None
-    )
+    # Decided while the resource runs: the hints depend on the running pipeline's destination.
+    return atomic.replace_hints(cursor_column)
 
 
 def _make_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
@@ -282,8 +280,8 @@ def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingCo
         try:
             # No cursor and no `initial`: the scan reads the whole tenant, so this
             # load replaces the table (cheaper than merge, and drops deleted rows).
-            yield from _tables(scan, new_converter(),
-                               replace=_replace_hints(cursor_column) if start is None else None)
+            yield from _tables(scan, new_converter(), replace=_replace_hints(cursor_column) if start is None
+                               else atomic.merge_hints(key_column, cursor_column))
         finally:
             _publish(scan.stats)
         state[BOUNDARY_STATE_KEY] = _stored_position(scan.position)
@@ -370,13 +368,15 @@ def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingCon
                 seen, modified = scan.position, scan.tracked
             else:
                 scan = Scan(client, endpoint, page_size=page_size, start=seen)
-                yield from _tables(scan, converter, stats=stats)
+                yield from _tables(scan, converter, stats=stats,
+                                   replace=atomic.merge_hints(key_column, modified_column))
                 seen = scan.position
                 if modified is not None and modified.cursor is not None:
                     changed = Scan(client, endpoint, page_size=page_size, start=modified,
                                    cursor_field=modified_field)
                     try:
-                        yield from _tables(changed, converter, stats=stats)
+                        yield from _tables(changed, converter, stats=stats,
+                                           replace=atomic.merge_hints(key_column, modified_column))
                         modified = changed.position
                     except APIError as exc:
                         if exc.status != 400 or changed.stats.pages:
