@@ -6,7 +6,8 @@
 -- as_of), never_seen_users, last_seen_date (the later of the account's own
 -- lastSeenDate and its users' latest visit) and days_since_last_seen (whole
 -- elapsed days before the load; NULL if never seen). px_number_of_users is
--- PX's own count, which may include users not loaded here.
+-- PX's own count, which may include users not loaded here. visits is the sum
+-- of the loaded users' numberOfVisits (the published API's accounts have none).
 --
 -- Cannot tell: activity trends (see active_users_daily) or anything after the
 -- last load. Users without an account are not in this view.
@@ -25,7 +26,8 @@ account_users AS (
         count(*) FILTER (WHERE u.last_seen_date > a.as_of - INTERVAL '168 hours') AS active_users_7d,
         count(*) FILTER (WHERE u.last_seen_date > a.as_of - INTERVAL '720 hours') AS active_users_30d,
         count(*) FILTER (WHERE u.last_seen_date IS NULL) AS never_seen_users,
-        max(u.last_seen_date) AS last_user_seen_date
+        max(u.last_seen_date) AS last_user_seen_date,
+        sum(u.number_of_visits) AS visits
     FROM gainsight_px.users AS u
     CROSS JOIN as_of AS a
     WHERE u.account_id IS NOT NULL
@@ -40,7 +42,7 @@ SELECT
     coalesce(au.active_users_30d, 0) AS active_users_30d,
     coalesce(au.never_seen_users, 0) AS never_seen_users,
     acc.number_of_users AS px_number_of_users,
-    acc.number_of_visits AS visits,
+    coalesce(au.visits, 0) AS visits,
     greatest(acc.last_seen_date, au.last_user_seen_date) AS last_seen_date,
     floor(extract(epoch FROM a.as_of - greatest(acc.last_seen_date, au.last_user_seen_date)) / 86400)::INTEGER
         AS days_since_last_seen,
