@@ -601,10 +601,10 @@ def describe_failure(exc: BaseException, transport: HTTPTransport) -> tuple[str,
         return "proxy", f"cannot reach the proxy {transport.proxy} ({_root_reason(exc)})"
     if isinstance(exc, NameResolutionError):
         return "connect", f"cannot resolve the host {transport.host}"
+    if isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeoutError: test it first
+        return "connect", _root_reason(exc)
     if isinstance(exc, ConnectTimeoutError):
         return "connect", f"connect timed out after {min(CONNECT_TIMEOUT_S, transport.timeout):g} s"
-    if isinstance(exc, NewConnectionError):
-        return "connect", _root_reason(exc)
     if isinstance(exc, SSLError):
         return "tls", f"TLS failed ({_root_reason(exc)})"
     return "lost", _root_reason(exc)

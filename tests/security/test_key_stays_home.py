@@ -14,43 +14,18 @@ Each test runs the CLI (load or push, a subprocess) against the hostile server
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
+from cli_runs import error_line, run, run_flow
 from gainsight_px.settings import API_KEY_ENV, BASE_URL_ENV
 from hostile_server import CA_FILE, ConnectionCounter, HostileServer, echo_headers, forward, redirect
-from reliability_harness import LOAD_ARGS, Run, Workdir, new_emulator, user_rows, write_csv
+from reliability_harness import LOAD_ARGS, Workdir, new_emulator
 from secret_search import where_is
 
 CANARY = "SECRET-KEY-canary-77e1d0"
 NO_PROXY_ENV = {"NO_PROXY": "", "no_proxy": ""}
-
-
-def run(work: Workdir, *args: str | Path, extra_env: dict[str, str] | None = None, timeout: float = 90) -> Run:
-    """The CLI as a subprocess; a run that outlives `timeout` is killed and fails the test."""
-    proc = work.start(*args, extra_env=extra_env)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"{args[0]} still running after {timeout} s; stderr:\n{err[-3000:]}")
-    return Run(proc.returncode, out, err)
-
-
-def run_flow(flow: str, work: Workdir, extra_env: dict[str, str] | None = None, users: int = 3) -> Run:
-    if flow == "load":
-        return run(work, *LOAD_ARGS, extra_env=extra_env)
-    header, rows = user_rows(users, prefix="home")
-    return run(work, "push", "users", write_csv(work.path / "u.csv", header, rows), extra_env=extra_env)
-
-
-def error_line(result: Run) -> str:
-    lines = [line for line in result.err.splitlines() if line.startswith("error:")]
-    assert lines, result.text
-    return lines[-1]
 
 
 def loaded_users(work: Workdir) -> int:

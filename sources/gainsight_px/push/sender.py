@@ -30,6 +30,7 @@ Per row (a `Job`), until the API answers for good:
 
 from __future__ import annotations
 
+import logging
 import queue
 import ssl
 import threading
@@ -55,6 +56,8 @@ from gainsight_px.client import (
 from gainsight_px.endpoints import Dialect
 from gainsight_px.errors import APIError, AuthError, ConfigError, GainsightPXError
 from gainsight_px.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal["delivered", "rejected", "not_sent", "in_doubt"]
 
@@ -159,6 +162,7 @@ class Sender:
         self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._throttle_lock = threading.Lock()
         self._last_slow_down = 0.0
+        self._last_announced = 0.0
         self._threads = [threading.Thread(target=self._work, name=f"px-push-{i}", daemon=True)
                          for i in range(concurrency)]
         for thread in self._threads:
@@ -296,7 +300,9 @@ class Sender:
                                     "the API keeps failing, rerun later to resume"))
                 continue
             self.counters.add(retried=1)
-            self._halt.wait(self._backoff(attempts))
+            delay = self._backoff(attempts)
+            self._announce(last_problem, delay)
+            self._halt.wait(delay)
 
     def _write_answer(self, job: Job, status: int, message: str, prior_lost: int, lost: int) -> Result | None:
         """The next step of a multi-step write (upsert), or None to read `status` as usual."""
@@ -309,6 +315,15 @@ class Sender:
             if job.on_duplicate is not None:  # created by someone else since: update it
                 return self._deliver(job.on_duplicate, prior_lost)
         return None
+
+    def _announce(self, problem: str, delay: float) -> None:
+        """Say once per second on stderr (the log) why rows are waiting: a wrong URL shows at once."""
+        now = time.monotonic()
+        with self._throttle_lock:
+            if now - self._last_announced < 1.0:
+                return
+            self._last_announced = now
+        log.warning("%s, retrying in %s", problem, f"{delay:.0f} s" if delay >= 1 else f"{delay:.1f} s")
 
     def _may_try(self, lost: int) -> bool:
         # After Ctrl-C a row whose answer was lost keeps trying: stopping now would leave it in doubt.
