@@ -26,6 +26,25 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.dialects("contract", "published")`: the test runs once per emulator dialect."""
+    marker = metafunc.definition.get_closest_marker("dialects")
+    if marker is not None:
+        metafunc.parametrize("dialect", marker.args or ("contract", "published"), indirect=True)
+
+
+@pytest.fixture
+def dialect(request: pytest.FixtureRequest) -> str:
+    """The emulator's dialect: "contract" unless the test is marked `dialects`."""
+    return getattr(request, "param", "contract")
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator], dialect: str) -> Emulator:
+    """The small tenant, in the test's dialect."""
+    return make_emulator(dialect=dialect)
+
+
 @pytest.fixture
 def loader(emulator: Emulator, tmp_path: Path) -> Loader:
     """A loader for the conftest `emulator` (small tenant)."""

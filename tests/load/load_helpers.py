@@ -73,6 +73,16 @@ class Loader:
         return [r for r in self.control.requests() if r["method"] == "GET" and r["path"] == path
                 and (probe or not is_probe(r))]
 
+    def cursor_requests(self, resource: str, cursor: str = "lastSeenDate") -> list[dict[str, Any]]:
+        """List requests of a scan on `cursor` (sorted on it); the published dialect also runs one
+        on lastModifiedDate per incremental run."""
+        return [r for r in self.list_requests(resource)
+                if (r["query"].get("sort") or [""])[0].startswith(cursor)]
+
+    @property
+    def published(self) -> bool:
+        return self.emulator.dialect.name == "published"
+
     def probes(self) -> list[dict[str, Any]]:
         """Dialect-detection requests the emulator saw since the last reset."""
         return [r for r in self.control.requests() if is_probe(r)]

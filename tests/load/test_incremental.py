@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from gainsight_px.emulator import TenantSpec
 from gainsight_px.paging import MAX_EXCLUDED_KEYS
 from load_helpers import Loader, ms_to_datetime
@@ -18,6 +19,7 @@ def max_last_seen(loader: Loader, resource: str = "users") -> int:
     return max(r["lastSeenDate"] for r in loader.control.records(resource))
 
 
+@pytest.mark.dialects("contract", "published")
 def test_a_run_without_changes_fetches_no_rows_and_changes_nothing(loader: Loader) -> None:
     loader.run()
     users_before = snapshot(loader, "users", "aptrinsic_id")
@@ -27,16 +29,21 @@ def test_a_run_without_changes_fetches_no_rows_and_changes_nothing(loader: Loade
     summary = loader.run(resources="users,accounts")
 
     assert summary.rows == {"users": 0, "accounts": 0}
-    # One request each, and the emulator answered it with an empty page.
+    # One request per cursor (published: lastModifiedDate too), each answered with an empty page.
+    dialect = loader.emulator.dialect
+    cursors = ("lastSeenDate", "lastModifiedDate") if loader.published else ("lastSeenDate",)
     for resource in ("users", "accounts"):
-        (request,) = loader.list_requests(resource)
-        assert request["status"] == 200
-        assert "scrollId" not in request["query"]
-        assert request["query"]["sort"][0].startswith("lastSeenDate:asc")
+        requests = loader.list_requests(resource)
+        assert len(requests) == len(cursors)
+        for request, cursor in zip(requests, cursors, strict=True):
+            assert request["status"] == 200
+            assert "scrollId" not in request["query"]
+            assert request["query"]["sort"][0].startswith(dialect.sort(cursor))
     assert snapshot(loader, "users", "aptrinsic_id") == users_before
     assert snapshot(loader, "accounts", "id") == accounts_before
 
 
+@pytest.mark.dialects("contract", "published")
 def test_activity_on_n_users_fetches_exactly_those_and_merges_in_place(loader: Loader) -> None:
     loader.run()
     before = snapshot(loader, "users", "aptrinsic_id")
@@ -46,7 +53,7 @@ def test_activity_on_n_users_fetches_exactly_those_and_merges_in_place(loader: L
     summary = loader.run(resources="users,accounts")
 
     assert summary.rows["users"] == 7
-    assert len(loader.list_requests("users")) == 1
+    assert len(loader.cursor_requests("users")) == 1
     after = snapshot(loader, "users", "aptrinsic_id")
     assert after.keys() == before.keys()  # merged, not appended
     emulator_users = {u["aptrinsicId"]: u for u in loader.control.records("users")}
@@ -61,6 +68,7 @@ def test_activity_on_n_users_fetches_exactly_those_and_merges_in_place(loader: L
     assert summary.rows["accounts"] == len(touched_accounts)
 
 
+@pytest.mark.dialects("contract", "published")
 def test_rows_at_the_stored_cursor_are_neither_lost_nor_duplicated(loader: Loader) -> None:
     loader.run(resources="users")
     boundary = max_last_seen(loader)
@@ -76,16 +84,17 @@ def test_rows_at_the_stored_cursor_are_neither_lost_nor_duplicated(loader: Loade
     assert loader.query("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users") == [(250, 250)]
     got = loader.query("SELECT last_seen_date FROM gainsight_px.users WHERE aptrinsic_id = ?", [newcomer])
     assert got == [(ms_to_datetime(boundary),)]
-    (request,) = loader.list_requests("users")
+    (request,) = loader.cursor_requests("users")
     # The boundary is inclusive; the keys already loaded there are excluded by the server.
     filters = request["query"]["filter"]
     assert f"lastSeenDate>{boundary}" in filters
     assert any(f.startswith(f"lastSeenDate=={boundary};") and all(k in f for k in at_boundary) for f in filters)
 
 
-def test_a_crowded_boundary_is_reread_and_deduplicated(make_emulator, make_loader) -> None:
+@pytest.mark.dialects("contract", "published")
+def test_a_crowded_boundary_is_reread_and_deduplicated(make_emulator, make_loader, dialect: str) -> None:
     """More rows at the cursor value than fit in a filter: plain >=, and merge keeps one of each."""
-    emulator = make_emulator(tenant=TenantSpec(users=150, accounts=10, seed=11))
+    emulator = make_emulator(tenant=TenantSpec(users=150, accounts=10, seed=11), dialect=dialect)
     loader: Loader = make_loader(emulator)
     crowd = [u["aptrinsicId"] for u in emulator.control.records("users")][: MAX_EXCLUDED_KEYS + 10]
     boundary = max_last_seen(loader) + 1000
@@ -97,33 +106,37 @@ def test_a_crowded_boundary_is_reread_and_deduplicated(make_emulator, make_loade
 
     loader.run(resources="users")
 
-    (request,) = loader.list_requests("users")
+    (request,) = loader.cursor_requests("users")
     assert request["query"]["filter"] == [f"lastSeenDate>={boundary}"]
     assert loader.query("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users") == [(150, 150)]
     assert loader.query("SELECT count(*) FROM gainsight_px.users WHERE last_seen_date = ?",
                         [ms_to_datetime(boundary)]) == [(len(crowd) + 1,)]
 
 
+@pytest.mark.dialects("contract", "published")
 def test_initial_limits_the_first_load_only(loader: Loader) -> None:
     users = loader.control.records("users")
     seen = sorted(u["lastSeenDate"] for u in users if u["lastSeenDate"])
     cut = seen[len(seen) // 2]
     initial = ms_to_datetime(cut)
     expected = {u["aptrinsicId"] for u in users if u["lastSeenDate"] >= cut}
+    if loader.published:  # changed since `initial` counts too
+        expected |= {u["aptrinsicId"] for u in users if (u.get("lastModifiedDate") or 0) >= cut}
 
     loader.run(resources="users", initial=initial.isoformat())
 
     loaded = {k for (k,) in loader.query("SELECT aptrinsic_id FROM gainsight_px.users")}
     assert loaded == expected
-    assert loader.list_requests("users")[0]["query"]["filter"] == [f"lastSeenDate>={cut}"]
+    assert loader.cursor_requests("users")[0]["query"]["filter"] == [f"lastSeenDate>={cut}"]
     # Later runs continue from the cursor, not from `initial`.
     loader.control.reset_log()
     active = loader.control.simulate_activity(count=2)
     loader.run(resources="users", initial=initial.isoformat())
     assert {k for (k,) in loader.query("SELECT aptrinsic_id FROM gainsight_px.users")} == expected | set(active)
-    assert loader.list_requests("users")[0]["query"]["filter"][0] != f"lastSeenDate>={cut}"
+    assert loader.cursor_requests("users")[0]["query"]["filter"][0] != f"lastSeenDate>={cut}"
 
 
+@pytest.mark.dialects("contract", "published")
 def test_a_new_custom_attribute_becomes_a_new_column(loader: Loader) -> None:
     loader.run(resources="users")
     assert "custom_attributes__favourite_colour" not in loader.column_types("users")
@@ -139,6 +152,7 @@ def test_a_new_custom_attribute_becomes_a_new_column(loader: Loader) -> None:
         "WHERE custom_attributes__favourite_colour IS NOT NULL") == [(user, "teal")]
 
 
+@pytest.mark.dialects("contract", "published")
 def test_a_custom_attribute_that_changes_type_never_breaks_a_later_run(loader: Loader) -> None:
     loader.run(resources="users")
     assert loader.column_types("users")["custom_attributes__seats"] == "DOUBLE"
