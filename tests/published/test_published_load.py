@@ -168,3 +168,21 @@ def test_the_cli_loads_a_published_emulator_with_no_dialect_set(published: Emula
     assert second.returncode == 0, second.stderr
     assert any(line.split() == ["users", "0"] for line in second.stdout.splitlines())
     assert "API dialect published (remembered)" in second.stdout
+
+
+def test_a_reconcile_drops_what_px_deleted_and_keeps_both_cursors_going(loader: Loader) -> None:
+    loader.run(resources="users,accounts")
+    gone = loader.control.records("users")[11]["aptrinsicId"]
+    loader.control.delete_record("users", gone)
+
+    incremental = loader.run(resources="users,accounts")
+    assert incremental.rows["users"] == 0 and gone in loader.rows("users", key="aptrinsic_id")
+
+    reconcile = loader.run(resources="users,accounts", full_refresh=True)
+    assert reconcile.rows["users"] == 249
+    assert gone not in loader.rows("users", key="aptrinsic_id")
+    # Both cursors were re-established by the full read: the next run sees an attribute change only.
+    edited = loader.control.records("users")[0]["aptrinsicId"]
+    loader.control.simulate_attribute_change("users", ids=[edited])
+    after = loader.run(resources="users,accounts")
+    assert after.rows == {"users": 1, "accounts": 0}
