@@ -45,7 +45,8 @@ _QUALIFIED_TABLE = re.compile(rf"\b{re.escape(DEFAULT_DATASET)}\.(\w+)")
 _DIALECT_LINE = re.compile(r"^--\s*dialect:\s*(\w+)\s*$", re.MULTILINE)
 # Tables of the event streams (only the published dialect has them).
 EVENT_TABLES = frozenset(e.name for e in PUBLISHED.endpoints.values() if e.is_event_stream)
-_FALLBACK = re.compile(r"^--\s*fallback:.*$", re.MULTILINE)
+# `-- fallback when <table>[.<column>], ... is not loaded:` starts a file's second SELECT.
+_FALLBACK = re.compile(r"^--\s*fallback when (.+?) (?:is|are) not loaded:.*$", re.MULTILINE)
 _CUSTOM_ATTRIBUTES = re.compile(r"/\*\s*custom_attributes:\s*(\w+)\s+AS\s+(\w+)\s*\*/")
 
 Escape = Callable[[str], str]
@@ -58,9 +59,17 @@ class View:
     name: str
     sql: str  # the SELECT, against the default dataset
     dialect: str
-    # What to create instead when the SELECT's tables are not all loaded (a
-    # second SELECT after a `-- fallback:` line in the same file).
+    # What to create instead when one of `fallback_when` (tables, or `table.column`)
+    # is not loaded: a second SELECT after a `-- fallback when ...` line in the file.
     fallback: View | None = None
+    fallback_when: tuple[str, ...] = ()
+
+    def needs_fallback(self, tables: set[str], columns: dict[str, list[str]] | None) -> bool:
+        for need in self.fallback_when:
+            table, _, column = need.partition(".")
+            if table not in tables or (column and columns is not None and column not in columns.get(table, ())):
+                return True
+        return False
 
     @property
     def tables(self) -> frozenset[str]:
@@ -101,9 +110,12 @@ def load_views(dialect: str = "duckdb") -> list[View]:
             raise ValueError(f"gainsight_px/sql/{entry.name}: missing a '-- dialect: <name>' header line")
         name = entry.name.removesuffix(".sql")
         main, *rest = _FALLBACK.split(text, maxsplit=1)
-        fallback = View(name, rest[0].strip().rstrip(";"), dialect.group(1)) if rest else None
+        fallback, when = None, ()
+        if rest:
+            when = tuple(t.strip() for t in rest[0].split(",") if t.strip())
+            fallback = View(name, rest[1].strip().rstrip(";"), dialect.group(1))
         views.append(View(name=name, sql=main.strip().rstrip(";"), dialect=dialect.group(1),
-                          fallback=fallback))
+                          fallback=fallback, fallback_when=when))
     return views
 
 
@@ -180,7 +192,12 @@ def refresh_views_duckdb(path: str | Path, dataset: str = DEFAULT_DATASET) -> li
                              f"pass the dataset name the load used as `dataset`")
         con.begin()
         try:
-            created = _create_views(con.execute, load_views(), dataset, tables, escape)
+            columns: dict[str, list[str]] = {}
+            for table, column in con.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns"
+                    " WHERE table_catalog = current_database() AND table_schema = ?", [dataset]).fetchall():
+                columns.setdefault(table, []).append(column)
+            created = _create_views(con.execute, load_views(), dataset, tables, escape, columns=columns)
         except BaseException:
             con.rollback()
             raise
@@ -197,7 +214,8 @@ def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset:
     created = []
     for view in views:
         missing = sorted(view.tables - tables)
-        if missing and view.fallback is not None and view.fallback.tables <= tables:
+        if view.fallback is not None and view.needs_fallback(tables, columns) \
+                and view.fallback.tables <= tables:
             view, missing = view.fallback, []
         if missing:
             # A load of selected resources only: the view would not bind. Event views

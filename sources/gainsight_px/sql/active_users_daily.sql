@@ -101,7 +101,7 @@ UNION ALL
 SELECT day, dau, wau, mau, is_lower_bound FROM from_snapshot
 ORDER BY day
 
--- fallback: without gainsight_px.session_events (e.g. the contract dialect), the snapshot alone.
+-- fallback when session_events is not loaded: the snapshot alone (e.g. the contract dialect).
 WITH as_of AS (
     -- The data describes the tenant as of the last successful load.
     SELECT timezone('UTC', max(inserted_at))::DATE AS as_of_day

@@ -102,7 +102,7 @@ UNION ALL
 SELECT day, dau, wau, mau, is_lower_bound FROM from_snapshot
 ORDER BY day
 
--- fallback: without gainsight_px.session_events, the snapshot alone.
+-- fallback when session_events is not loaded: the snapshot alone (e.g. the contract dialect).
 -- The PostgreSQL variant of ../active_users_daily.sql (same columns and meaning).
 WITH as_of AS (
     -- The data describes the tenant as of the last successful load.

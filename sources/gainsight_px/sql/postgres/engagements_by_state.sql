@@ -18,3 +18,14 @@ SELECT
 FROM gainsight_px.engagements
 GROUP BY type, state
 ORDER BY type, state
+
+-- fallback when engagements.created_date is not loaded: the published API's engagements have no creation date.
+SELECT
+    type,
+    state,
+    count(*) AS engagements,
+    CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS first_created_date,
+    CAST(NULL AS TIMESTAMP WITH TIME ZONE) AS last_created_date
+FROM gainsight_px.engagements
+GROUP BY type, state
+ORDER BY type, state

@@ -31,3 +31,31 @@ SELECT
 FROM gainsight_px.features AS f
 CROSS JOIN seen_users AS s
 ORDER BY adoption_rank, f.id
+
+-- fallback when features.total_user_count is not loaded: the published API's features carry no
+-- counts, so users and events come from the loaded feature match events (the windows loaded so far).
+WITH seen_users AS (
+    SELECT count(*) AS users_ever_seen
+    FROM gainsight_px.users
+    WHERE last_seen_date IS NOT NULL
+),
+usage AS (
+    SELECT feature_id, count(DISTINCT identify_id) AS users, count(*) AS events
+    FROM gainsight_px.feature_match_events
+    GROUP BY feature_id
+)
+SELECT
+    f.id AS feature_id,
+    f.name,
+    f.type,
+    CAST(NULL AS VARCHAR) AS url,
+    coalesce(u.users, 0) AS users,
+    coalesce(u.events, 0) AS events,
+    CAST(u.events AS DOUBLE PRECISION) / nullif(u.users, 0) AS events_per_user,
+    CAST(coalesce(u.users, 0) AS DOUBLE PRECISION) / nullif(s.users_ever_seen, 0) AS share_of_users,
+    s.users_ever_seen,
+    rank() OVER (ORDER BY coalesce(u.users, 0) DESC) AS adoption_rank
+FROM gainsight_px.features AS f
+CROSS JOIN seen_users AS s
+LEFT JOIN usage AS u ON u.feature_id = f.id
+ORDER BY adoption_rank, f.id
