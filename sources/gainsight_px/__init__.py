@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from gainsight_px.endpoints import CONTRACT, DEFAULT_DIALECT, Dialect, Endpoint, Field  # noqa: E402
+from gainsight_px.endpoints import CONTRACT, DEFAULT_DIALECT, PUBLISHED, Dialect, Endpoint, Field  # noqa: E402
 from gainsight_px.errors import (  # noqa: E402
     APIError,
     AuthError,
@@ -16,6 +16,7 @@ from gainsight_px.errors import (  # noqa: E402
 __all__ = [
     "CONTRACT",
     "DEFAULT_DIALECT",
+    "PUBLISHED",
     "APIError",
     "AuthError",
     "ConfigError",
