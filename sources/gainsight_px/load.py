@@ -48,12 +48,15 @@ from gainsight_px import failures, lake, settings
 from gainsight_px.endpoints import DIALECTS, Dialect, dialect_named
 from gainsight_px.errors import ConfigError, GainsightPXError, InputError
 from gainsight_px.event_source import event_streams
+from gainsight_px.identity import TENANT_ID_ENV, Tenant, describe_binding
 from gainsight_px.source import gainsight_px_source, listable_endpoints
 
 log = logging.getLogger(__name__)
 
 Progress = Literal["log", "tqdm", "none"] | Collector | None
 DUCKDB_CREDENTIALS_KEY = "destination.duckdb.credentials"
+# Source state: the tenant the dataset belongs to (identity.py; no key, a salted hash).
+TENANT_STATE_KEY = "tenant"
 DUCKDB_SETTINGS_KEY = DUCKDB_CREDENTIALS_KEY + ".global_config"
 # Measured at 1M users (bench/, 2 cores): peak RSS 580-650 -> ~340 MB, DuckDB insert
 # 2.3 -> 1.8 s; from 100k to 1M users peak RSS grows ~15% instead of ~100%.
@@ -360,6 +363,42 @@ def _refresh_views(pipeline: dlt.Pipeline, summary: LoadSummary) -> None:
 EVENT_STREAM_NAMES = frozenset(n for d in DIALECTS.values() for n in event_streams(d))
 
 
+def _tenant(source_kwargs: dict[str, Any], api_key: str | None) -> Tenant:
+    base_url = source_kwargs.get("base_url") or dlt.config.get("sources.gainsight_px.base_url") \
+        or settings.DEFAULT_BASE_URL
+    return Tenant.of(str(base_url), api_key)
+
+
+def _check_tenant(pipeline: dlt.Pipeline, tenant: Tenant, *, full_refresh: bool, rekey: bool) -> None:
+    """The dataset belongs to one tenant: refuse another before any request (exit 1).
+
+    The binding lives in the pipeline state, which dlt keeps in the dataset too,
+    so a new machine (an empty DLT_DATA_DIR) pointed at the dataset finds it.
+    """
+    try:
+        pipeline.sync_destination()  # the dataset's state, when this machine has none
+    except Exception as exc:  # an unreachable destination fails the run itself, with its message
+        log.debug("no state restored from the destination: %s", exc)
+    sources = pipeline.state.get("sources") or {}
+    stored = (sources.get(settings.SOURCE_NAME) or {}).get(TENANT_STATE_KEY)
+    if isinstance(stored, dict):
+        match = tenant.match(stored)
+        if match == "same" and (stored.get("tenant_id") or not tenant.tenant_id):
+            return
+        if match == "other" and not full_refresh or match == "key-changed" and not (rekey or full_refresh):
+            hint = ("if you rotated the API key of the same tenant, rerun once with --rekey (or set "
+                    f"{TENANT_ID_ENV}); " if match == "key-changed" else "")
+            raise ConfigError(
+                f"Dataset {pipeline.dataset_name!r} holds tenant {describe_binding(stored)}, not "
+                f"{tenant.describe()}. Nothing was loaded. {hint}to load this tenant beside it use "
+                "another --dataset (and --pipeline-name); to replace the data with this tenant's, "
+                "run with --full-refresh."
+            )
+    with pipeline.managed_state() as state:
+        source_state = state.setdefault("sources", {}).setdefault(settings.SOURCE_NAME, {})  # type: ignore[typeddict-item]
+        source_state[TENANT_STATE_KEY] = tenant.binding()
+
+
 def _reset_cursors(pipeline: dlt.Pipeline, selected: Sequence[str]) -> None:
     """A reconcile forgets the stored cursors of `selected`, and nothing else.
 
@@ -389,12 +428,15 @@ def run_load(
     pipelines_dir: str | None = None,
     progress: Progress = "log",
     table_format: str | None = None,
+    rekey: bool = False,
     **source_kwargs: Any,
 ) -> LoadSummary:
     """Load PX into the warehouse once and say what happened.
 
     `source_kwargs` go to `gainsight_px_source` (api_key, base_url, page_size,
     initial, dialect); anything not given comes from dlt config and secrets.
+    `rekey` re-binds the dataset to a rotated API key of the same tenant
+    (see `identity.py`); the dataset otherwise refuses another tenant.
 
     >>> summary = run_load(resources="users,accounts")
     >>> print("\\n".join(summary.lines()))
@@ -434,7 +476,8 @@ def run_load(
     except Exception as exc:
         raise _unwrap(exc, secret) from None
     location = _duckdb_location(pipeline)
-    if location and os.path.basename(location).split(".")[0] == pipeline.dataset_name:
+    # DuckDB folds identifier case, so GAINSIGHT_PX.duckdb is as ambiguous as gainsight_px.duckdb.
+    if location and os.path.basename(location).split(".")[0].casefold() == pipeline.dataset_name.casefold():
         raise ConfigError(
             f"The DuckDB file {location} is named like the dataset {pipeline.dataset_name!r}; DuckDB "
             "then cannot tell the catalog from the schema. Use another file name "
@@ -445,6 +488,7 @@ def run_load(
     with failures.pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
         if location:
             failures.check_duckdb_free(location)  # before any request, not after the whole fetch
+        _check_tenant(pipeline, _tenant(source_kwargs, secret), full_refresh=full_refresh, rekey=rekey)
         try:
             if pipeline.has_pending_data:
                 # dlt's run() would load the leftover package and stop; finish it, then go on.

@@ -38,6 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--resources", metavar="NAMES",
                         help=f"comma-separated subset of: {','.join(resource_names())} (default: all)")
+    parser.add_argument("--rekey", action="store_true",
+                        help="the API key was rotated: bind the dataset to the new key of the same tenant "
+                             "(or set SOURCES__GAINSIGHT_PX__TENANT_ID once and rotate freely)")
     parser.add_argument("--full-refresh", action="store_true",
                         help="reconcile: rescan everything, pick up attribute-only changes, and "
                              "delete rows that no longer exist in PX")
@@ -93,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_load(
         resources=resources,
         full_refresh=args.full_refresh,
+        rekey=args.rekey,
         dataset_name=dataset,
         destination=destination,
         pipeline_name=pipeline_name,

@@ -86,6 +86,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"requests in flight at most (default {settings.DEFAULT_PUSH_CONCURRENCY})")
     parser.add_argument("--timeout", type=float, default=settings.REQUEST_TIMEOUT_S, metavar="S",
                         help=f"seconds to wait for each answer (default {settings.REQUEST_TIMEOUT_S:g})")
+    parser.add_argument("--rekey", action="store_true",
+                        help="the API key was rotated: the ledger's tenant on this URL takes the new key, "
+                             "so nothing is sent again (or set SOURCES__GAINSIGHT_PX__TENANT_ID)")
     parser.add_argument("--force", action="store_true",
                         help="users/accounts: also send rows the ledger has as delivered unchanged")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     tenant = tenants.tenant(args.tenant) if args.tenant else None
     credentials = {"api_key": tenant.source_kwargs["api_key"], "base_url": tenant.base_url} if tenant else {}
     options = PushOptions(mode=args.mode, dry_run=args.dry_run, rate=args.rate, concurrency=args.concurrency,
-                          ledger=args.ledger or (tenant.ledger if tenant else None), rejects=args.rejects, timeout=args.timeout, force=args.force,
+                          ledger=args.ledger or (tenant.ledger if tenant else None), rejects=args.rejects, timeout=args.timeout, force=args.force, rekey=args.rekey,
                           progress=args.progress, dialect=args.dialect)
     try:
         if args.from_sql:

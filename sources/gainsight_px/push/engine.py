@@ -52,6 +52,7 @@ from gainsight_px import dialects, settings
 from gainsight_px.client import check_api_key, check_base_url, item_path
 from gainsight_px.endpoints import Dialect
 from gainsight_px.errors import ConfigError, GainsightPXError, InputError
+from gainsight_px.identity import Tenant
 from gainsight_px.push.ledger import Entry, Ledger, ledger_path
 from gainsight_px.push.readers import Table
 from gainsight_px.push.report import PushSummary, progress_bar, write_rejects
@@ -75,6 +76,7 @@ class PushOptions:
     max_attempts: int = settings.MAX_ATTEMPTS
     backoff_factor: float = settings.BACKOFF_FACTOR
     force: bool = False  # users/accounts: send rows the ledger has as unchanged
+    rekey: bool = False  # the API key was rotated: the ledger's tenant on this URL takes the new key
     progress: bool | None = None  # None: only on a terminal
     handle_sigint: bool = True  # Ctrl-C finishes in-flight rows (main thread only)
     # A Dialect, "auto", "contract" or "published"; None: the dialect setting, else auto.
@@ -244,7 +246,8 @@ def push_table(table: Table, entity: str, *, base_url: str | None = None, api_ke
         summary.notes.append(f"{undated:,} event row(s) have no date: PX stamps them on arrival, and the "
                              "ledger treats the same content pushed again (from any file) as already sent")
 
-    with Ledger(summary.ledger_path, f"{base_url}|{entity}", read_only=opts.dry_run) as ledger:
+    with Ledger(summary.ledger_path, entity, read_only=opts.dry_run, rekey=opts.rekey,
+                tenant=Tenant.of(base_url, api_key)) as ledger:
         summary.in_doubt = ledger.in_doubt()
         to_send = _filter(items, ledger.lookup([it.key for it in items]), target, opts.force, summary)
         summary.to_send = len(to_send)

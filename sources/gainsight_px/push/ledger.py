@@ -2,7 +2,15 @@
 
 One SQLite file (stdlib sqlite3), default `.gainsight-px/ledger.sqlite` in the
 working directory, overridable with `--ledger PATH` or `GAINSIGHT_PX_LEDGER`.
-Rows are scoped by (base URL, entity), so one ledger serves several tenants.
+Rows are scoped by (tenant, entity), so one ledger serves several tenants. A
+tenant is an identity (`identity.py`): the normalised base URL plus the
+configured tenant id or a salted hash of the API key, kept in the `tenants`
+table under a random id that scopes its rows. So spellings of one URL
+(`LOCALHOST`, `:443`, a trailing slash) share their rows, and two tenants on
+one host keep theirs apart. A rotated key is a new tenant unless the push
+runs with `--rekey` (or a tenant id is set), which re-binds the one tenant
+known on that URL to the new key. The file is opened, locked and written by
+its resolved path, so a symlink reaches the same ledger and the same lock.
 
 Per row the state machine is:
 
@@ -33,12 +41,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from gainsight_px.errors import ConfigError
+from gainsight_px.identity import Tenant, normalise_base_url
 
 LEDGER_ENV = "GAINSIGHT_PX_LEDGER"
 DEFAULT_LEDGER = Path(".gainsight-px") / "ledger.sqlite"
@@ -55,6 +65,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (scope, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (scope) WHERE pending IS NOT NULL;
+CREATE TABLE IF NOT EXISTS tenants (
+    uid        TEXT PRIMARY KEY, -- scopes this tenant's rows
+    base_url   TEXT NOT NULL,    -- normalised
+    tenant_id  TEXT,             -- configured tenant id, if any
+    salt       TEXT NOT NULL,
+    key_hash   TEXT NOT NULL     -- sha256(salt + key); never the key
+);
 """
 _LOOKUP_CHUNK = 500  # SQLite's default limit on host parameters is 999+
 
@@ -75,8 +92,11 @@ class Entry:
 class Ledger:
     """One scope of the ledger file. Not thread-safe: the engine's main thread owns it."""
 
-    def __init__(self, path: str | os.PathLike[str], scope: str, *, read_only: bool = False) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike[str], scope: str, *, read_only: bool = False,
+                 tenant: Tenant | None = None, rekey: bool = False) -> None:
+        # One file, one lock, one WAL whatever the spelling: SQLite names its -wal and -shm
+        # files after the path it is given, so a symlink would get its own.
+        self.path = Path(path).expanduser().resolve()
         self.scope = scope
         self.read_only = read_only
         self._lock_fd: int | None = None
@@ -94,6 +114,8 @@ class Ledger:
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.execute("PRAGMA busy_timeout=10000")
                 self._conn.executescript(_SCHEMA)
+            if tenant is not None:
+                self.scope = f"{self._tenant_uid(tenant, rekey)}|{scope}"
         except sqlite3.Error as exc:
             self.close()
             raise ConfigError(f"ledger {self.path}: cannot open it ({exc}); pass another --ledger "
@@ -102,6 +124,44 @@ class Ledger:
             self.close()
             raise ConfigError(f"ledger {self.path}: cannot create it ({exc.strerror or exc}); pass "
                               f"another --ledger PATH or set {LEDGER_ENV}") from None
+
+    def _tenant_uid(self, tenant: Tenant, rekey: bool) -> str:
+        """The id scoping `tenant`'s rows: found, re-keyed, adopted from a legacy scope, or new."""
+        rows: list[tuple[str, str | None, str, str]] = []
+        if self._conn is not None:
+            try:
+                rows = self._conn.execute("SELECT uid, tenant_id, salt, key_hash FROM tenants WHERE base_url = ?",
+                                          (tenant.base_url,)).fetchall()
+            except sqlite3.OperationalError:  # a read-only ledger from before tenants existed
+                rows = []
+        changed = []
+        for uid, tenant_id, salt, stored_hash in rows:
+            match = tenant.match({"base_url": tenant.base_url, "tenant_id": tenant_id, "salt": salt,
+                                  "key_hash": stored_hash})
+            if match == "same":
+                return uid
+            if match == "key-changed":
+                changed.append(uid)
+        binding = tenant.binding()
+        if self.read_only or self._conn is None:
+            return "unknown-tenant"  # a dry run for a tenant this ledger never saw: nothing delivered
+        with self._transaction() as conn:
+            if rekey and len(changed) == 1:
+                conn.execute("UPDATE tenants SET salt = ?, key_hash = ?, tenant_id = coalesce(?, tenant_id) "
+                             "WHERE uid = ?", (binding["salt"], binding["key_hash"], tenant.tenant_id, changed[0]))
+                return changed[0]
+            if rekey and len(changed) > 1:
+                raise ConfigError(f"ledger {self.path}: --rekey cannot tell which of {len(changed)} tenants on "
+                                  f"{tenant.base_url} the new key belongs to; set a tenant id instead")
+            uid = uuid.uuid4().hex
+            conn.execute("INSERT INTO tenants (uid, base_url, tenant_id, salt, key_hash) VALUES (?, ?, ?, ?, ?)",
+                         (uid, tenant.base_url, tenant.tenant_id, binding["salt"], binding["key_hash"]))
+            if not rows:  # rows from before tenants, scoped "<base URL>|<entity>": the first tenant takes them
+                for (legacy,) in conn.execute("SELECT DISTINCT scope FROM deliveries").fetchall():
+                    url, sep, entity = legacy.rpartition("|")
+                    if sep and "://" in url and normalise_base_url(url) == tenant.base_url:
+                        conn.execute("UPDATE deliveries SET scope = ? WHERE scope = ?", (f"{uid}|{entity}", legacy))
+        return uid
 
     def _take_lock(self) -> None:
         """One push per ledger file at a time: two would both send the same rows."""
