@@ -15,7 +15,9 @@ whose answer is lost after the server may already have moved on, needs a
   continuation restarts the scan, skipping every record already yielded:
   - cursor endpoints (users, accounts) restart with a new scan **from the
     highest cursor value reached**: `filter=lastSeenDate>=value` (inclusive)
-    with `sort=lastSeenDate:asc`, so every restart makes progress;
+    sorted ascending on it (`lastSeenDate:asc` in the contract, `lastSeenDate`
+    in the published API), so every restart makes progress; the same holds for
+    a scan on another cursor (`cursor_field`, e.g. lastModifiedDate);
   - other endpoints rescan from the top.
   A full read (no stored cursor) starts unsorted: sorting a whole tenant costs
   the server more than the rare restart saves. Its first restart is a sorted
