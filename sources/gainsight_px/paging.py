@@ -63,6 +63,7 @@ from typing import Any
 
 import requests
 
+from gainsight_px import settings
 from gainsight_px.client import PXClient, TransportError
 from gainsight_px.endpoints import Endpoint
 from gainsight_px.errors import (
@@ -241,8 +242,11 @@ class Scan:
     def _records(self, body: dict[str, Any], path: str) -> list[dict[str, Any]]:
         records = body.get(self.endpoint.response_key)
         if not isinstance(records, list) or not all(type(r) is dict for r in records):
+            others = sorted(k for k, v in body.items() if isinstance(v, list) and k != self.endpoint.response_key)
+            hint = (f" (the answer has {', '.join(map(repr, others))} instead: the server may speak another "
+                    f"API dialect than {self.dialect.name}; set {settings.DIALECT_ENV})") if others else ""
             raise APIError(
-                f"GET {path}: expected a list of records under {self.endpoint.response_key!r}",
+                f"GET {path}: expected a list of records under {self.endpoint.response_key!r}{hint}",
                 method="GET", path=path,
             )
         return records

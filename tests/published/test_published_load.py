@@ -186,3 +186,10 @@ def test_a_reconcile_drops_what_px_deleted_and_keeps_both_cursors_going(loader: 
     loader.control.simulate_attribute_change("users", ids=[edited])
     after = loader.run(resources="users,accounts")
     assert after.rows == {"users": 1, "accounts": 0}
+
+
+def test_the_wrong_dialect_set_says_what_to_fix(loader: Loader) -> None:
+    from gainsight_px.errors import GainsightPXError
+
+    with pytest.raises(GainsightPXError, match="'users' instead.*another API dialect.*SOURCES__GAINSIGHT_PX__DIALECT"):
+        loader.run(resources="users", dialect="contract")
