@@ -111,7 +111,7 @@ def _duckdb_settings(destination, tmp_path: Path, name: str) -> dict[str, str]:
 
 
 def test_default_duckdb_caps_memory_and_config_overrides_it(tmp_path: Path, monkeypatch) -> None:
-    from gainsight_px.load import default_destination
+    from gainsight_px.load import default_destination, default_memory_limit
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
@@ -122,7 +122,9 @@ def test_default_duckdb_caps_memory_and_config_overrides_it(tmp_path: Path, monk
     configured = _duckdb_settings(default_destination(), tmp_path, "configured")
 
     assert defaults["preserve_insertion_order"] == "false"
-    assert defaults["memory_limit"].replace(" ", "") in ("91.5MiB", "96.0MB", "96MB")
+    # The default cap is a quarter of RAM within 256 MB .. 2 GB (load.default_memory_limit).
+    cap_mib = int(default_memory_limit().removesuffix("MB")) * 10**6 / 2**20
+    assert defaults["memory_limit"].replace(" ", "") in (f"{cap_mib:.1f}MiB", f"{cap_mib / 1024:.1f}GiB")
     assert (tmp_path / "gainsight.duckdb").exists()
     assert configured["preserve_insertion_order"] == "false"
     assert configured["memory_limit"].replace(" ", "") in ("953.6MiB", "1.0GB", "1GB")
