@@ -5,6 +5,10 @@ Uses the PostgreSQL that Debian packages (/usr/lib/postgresql/<version>/bin, or
 is created and run by the `postgres` user. Each pytest(-xdist) worker starts
 its own server (a session fixture in tests/conftest.py), and each test gets its
 own database, so nothing is shared between tests or workers.
+
+The server runs in the foreground of a child process with a parent-death
+signal (`setpriv --pdeathsig KILL`), so a test run that is killed (a timeout,
+kill -9) takes its server with it instead of leaving it running.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -52,6 +57,7 @@ class PostgresServer:
     root: Path
     port: int = 0
     _as_postgres: bool = field(default=False, repr=False)
+    _process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def datadir(self) -> Path:
@@ -72,22 +78,43 @@ class PostgresServer:
                   "-E", "UTF8", "--no-sync", "--locale=C")
         for attempt in range(5):  # another process may take the port between bind and listen
             self.port = _free_port()
-            started = self._run(
-                str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60",
-                "-l", str(self.root / "server.log"),
-                "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
-                      "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
-                "start", check=False)
-            if started.returncode == 0:
+            if self._spawn():
                 return self
             if attempt == 4:
                 log = (self.root / "server.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"PostgreSQL did not start: {started.stderr}\n{log}")
-            time.sleep(0.2)
+                raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:{self.port}:\n{log}")
         return self
 
+    def _spawn(self) -> bool:
+        """Start the postmaster; True once it accepts connections, False if it exited."""
+        import psycopg2
+
+        user = ["--reuid", USER, "--regid", USER, "--init-groups"] if self._as_postgres else []
+        cmd = ["setpriv", *user, "--pdeathsig", "KILL", "--",
+               str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port),
+               "-c", "listen_addresses=127.0.0.1", "-k", str(self.root), "-c", "fsync=off",
+               "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=60"]
+        with open(self.root / "server.log", "ab") as log:  # the child keeps its own copy of the fd
+            self._process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            try:
+                psycopg2.connect(self.dsn(), connect_timeout=2).close()
+                return True
+            except psycopg2.OperationalError:
+                time.sleep(0.1)
+        self._process.kill()
+        return False
+
     def stop(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop", check=False)
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGQUIT)  # immediate shutdown: the data is thrown away
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
