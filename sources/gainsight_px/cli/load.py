@@ -38,6 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--resources", metavar="NAMES",
                         help=f"comma-separated subset of: {','.join(resource_names())} (default: all)")
+    parser.add_argument("--drop-pending", action="store_true",
+                        help="discard a load package an earlier run could not load (its rows are "
+                             "fetched again); --full-refresh does too")
     parser.add_argument("--rekey", action="store_true",
                         help="the API key was rotated: bind the dataset to the new key of the same tenant "
                              "(or set SOURCES__GAINSIGHT_PX__TENANT_ID once and rotate freely)")
@@ -65,7 +68,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--dialect", choices=DIALECT_CHOICES,
                         help=f"the API the server speaks: auto (default; asks once, remembers per tenant), "
                              f"contract or published ({settings.DIALECT_ENV})")
-    parser.add_argument("--pipeline-name", default=settings.DEFAULT_PIPELINE_NAME, help=argparse.SUPPRESS)
+    parser.add_argument("--pipeline-name", default=settings.DEFAULT_PIPELINE_NAME,
+                        help="dlt pipeline: its own state, cursors and pending packages "
+                             f"(default: {settings.DEFAULT_PIPELINE_NAME})")
     parser.add_argument("--progress", choices=("auto", "tqdm", "log", "none"), default="auto",
                         help="progress display (default: bars on a terminal, log lines otherwise)")
     parser.set_defaults(run=run)
@@ -97,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         resources=resources,
         full_refresh=args.full_refresh,
         rekey=args.rekey,
+        drop_pending=args.drop_pending,
         dataset_name=dataset,
         destination=destination,
         pipeline_name=pipeline_name,
