@@ -183,7 +183,8 @@ class EventHistory:
         for b in range(self.first_bucket, self.last_bucket + 1):
             hour = b % 24
             weekday = (b // 24 + 3) % 7  # epoch day 0 was a Thursday
-            shape = (1 + 0.6 * math.sin((hour - 8) / 24 * 2 * math.pi)) * (0.5 if weekday >= 5 else 1.15)
+            # Busier in working hours and on weekdays; both factors average 1 over a week.
+            shape = (1 + 0.6 * math.sin((hour - 8) / 24 * 2 * math.pi)) * (0.5 if weekday >= 5 else 1.2)
             mean = rate * shape * (0.7 + 0.6 * rng.random())
             n = int(mean) + (1 if rng.random() < mean - int(mean) else 0)
             out.append(n)

@@ -45,6 +45,7 @@ Choices where docs/api-behaviour.md leaves room (clients must cope either way):
 from __future__ import annotations
 
 import contextlib
+import gzip
 import math
 import socket
 import struct
@@ -74,6 +75,7 @@ API_PREFIX = "/v1"
 CONTROL_PREFIX = "/__emulator"
 WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
 JSON = "application/json"
+GZIP_MIN_BYTES = 1024  # smaller answers go uncompressed, even when the client accepts gzip
 
 
 def error_body(api_status: str, message: str) -> bytes:
@@ -279,6 +281,10 @@ class _Handler(BaseHTTPRequestHandler):
                 resp.status = 200  # a 204 carries no body to cut; an error keeps its status
             whole = body or error_body("OK", "truncated answer")
             body = whole[: max(1, len(whole) // 2)]
+        if len(body) >= GZIP_MIN_BYTES and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            # As a real API gateway does; level 1, since on loopback it only costs CPU.
+            body = gzip.compress(body, compresslevel=1, mtime=0)
+            resp.headers = [*resp.headers, ("Content-Encoding", "gzip")]
         if resp.status == 204 or resp.status < 200:
             data = self._head(resp, None)
         else:
@@ -533,7 +539,10 @@ class Emulator:
             raise APIError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {route.template}")
         payload = self._json(body)
         if ep.name == self.dialect.events_endpoint:
-            return Response(ep.create_status, orjson.dumps(store.add_event(payload)))
+            event = store.add_event(payload)
+            if self.events is not None and ep.name in self.events.streams:
+                self.events.add(ep.name, [event])  # a pushed custom event is readable back
+            return Response(ep.create_status, orjson.dumps(event))
         if ep.write_key and ep.create_upserts:
             rec, _created = store.upsert(ep.name, payload)
             return Response(ep.create_status, orjson.dumps(rec))
