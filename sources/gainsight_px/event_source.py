@@ -43,7 +43,7 @@ from dlt.extract.resource import DltResource
 from gainsight_px.client import PXClient
 from gainsight_px.columns import PageConverter
 from gainsight_px.endpoints import Dialect, Endpoint
-from gainsight_px.errors import APIError, PagingError
+from gainsight_px.errors import APIError, ConfigError, PagingError
 from gainsight_px.paging import Scan, as_ms
 from gainsight_px.windows import (
     DAY_MS,
@@ -204,10 +204,12 @@ def make_event_resource(endpoint: Endpoint, client: PXClient, naming: NamingConv
                         stored_columns: Callable[[str], dict[str, str]] | None = None,
                         now: Callable[[], float] = time.time) -> DltResource:
     """The dlt resource of one event stream (see the module docstring)."""
-    if lookback_s < 0:
-        raise ValueError(f"event lookback must not be negative, got {lookback_s}")
+    if not lookback_s >= 0:
+        raise ConfigError(f"event_lookback_s (SOURCES__GAINSIGHT_PX__EVENT_LOOKBACK_S): seconds to re-read "
+                          f"before the cursor, 0 or more; got {lookback_s}.")
     if not window_days > 0:
-        raise ValueError(f"event window must be positive, got {window_days} days")
+        raise ConfigError(f"event_window_days (SOURCES__GAINSIGHT_PX__EVENT_WINDOW_DAYS): days per request "
+                          f"window, more than 0 and at most 190; got {window_days}.")
     key_column = naming.normalize_identifier(endpoint.primary_key)
     date_column = naming.normalize_identifier(endpoint.cursor or "date")
     limit = client.dialect.page_limit(endpoint)

@@ -156,3 +156,15 @@ def test_a_reconcile_keeps_the_event_history_and_its_cursor(make_emulator, make_
     assert len(ranges) == 1 and ranges[0][0] >= max(e["date"] for e in emu.events.events("session_events")) \
         - DEFAULT_LOOKBACK_S * 1000
     assert set(loader.ids("session_events")) == before == truth_ids(emu, "session_events")
+
+
+def test_a_bad_lookback_or_window_is_a_config_error_naming_the_setting(make_emulator, make_loader):
+    from gainsight_px.errors import ConfigError
+
+    emu = make_emulator(EventSpec.only("lead_events", total=50, days=5))
+    loader = make_loader(emu)
+    with pytest.raises(ConfigError, match="SOURCES__GAINSIGHT_PX__EVENT_LOOKBACK_S"):
+        loader.run(resources="lead_events", event_lookback_s=-1)
+    with pytest.raises(ConfigError, match="SOURCES__GAINSIGHT_PX__EVENT_WINDOW_DAYS"):
+        loader.run(resources="lead_events", event_window_days=0)
+    assert not event_requests(emu, "/events/lead")  # refused before any request
