@@ -237,9 +237,10 @@ class Runner:
         return f"ran {len(commands) + (background is not None)} command(s)"
 
     def _python(self, block: Block) -> str:
-        script = self.workdir / f"readme_block_{block.line}.py"
+        # Beside the copy, not in it: the block is the reader's code, not a file of the project.
+        script = self.workdir.parent / f"readme_block_{block.line}.py"
         script.write_text(block.code, encoding="utf-8")
-        self._exec(block, [str(self.workdir / ".venv" / "bin" / "python"), script.name], self._env_for(block))
+        self._exec(block, [str(self.workdir / ".venv" / "bin" / "python"), str(script)], self._env_for(block))
         return "ran"
 
     def _sql(self, block: Block) -> str:
