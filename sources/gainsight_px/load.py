@@ -94,6 +94,7 @@ class LoadSummary:
     dialect: str | None = None  # the API dialect and how it was chosen, e.g. "published (detected)"
     full_refresh: bool = False
     resumed_pending: bool = False  # an interrupted earlier load was finished first
+    dropped_pending: bool = False  # a package an earlier run left was discarded (--drop-pending)
     views: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -106,6 +107,8 @@ class LoadSummary:
         kind = "Reconcile (full refresh)" if self.full_refresh else "Load"
         where = f"{self.destination} {self.location}" if self.location else self.destination
         out = [f"{kind} finished in {self.seconds:.1f}s into {where}, dataset {self.dataset_name}."]
+        if self.dropped_pending:
+            out.append("The load package an earlier run left was discarded; its rows were fetched again.")
         if self.resumed_pending:
             out.append("An interrupted earlier load was completed first.")
         width = max((len(t) for t in self.rows), default=5)
@@ -415,6 +418,39 @@ def _check_tenant(pipeline: dlt.Pipeline, tenant: Tenant, *, full_refresh: bool,
         source_state[TENANT_STATE_KEY] = tenant.binding()
 
 
+def _pending_failed(exc: PipelineStepFailed, secret: str | None, *, earlier: bool) -> GainsightPXError:
+    """One line for a package dlt keeps pending because its load failed: the cause and the way out.
+
+    dlt keeps such a package and loads it first on every run, so without a way
+    out one bad package (a DuckDB out-of-memory, a table an analyst altered)
+    wedges the pipeline.
+    """
+    root: BaseException = exc
+    seen: set[int] = set()
+    while id(root) not in seen:
+        seen.add(id(root))
+        nxt = getattr(root, "client_exception", None) or getattr(root, "exception", None) or root.__cause__
+        if not isinstance(nxt, BaseException):
+            break
+        root = nxt
+    text = str(root).strip()
+    # dlt appends the job's traceback to its retry message; keep the cause only.
+    if "Last failure message was:" in text:
+        text = text.split("Last failure message was:", 1)[1]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith((" ", "Traceback"))]
+    cause = next((ln for ln in lines if not ln.startswith(("File ", "^", "Traceback"))), type(root).__name__)
+    if secret and len(secret) >= 6:
+        cause = cause.replace(secret, "***")
+    if len(cause) > 300:
+        cause = cause[:297] + "..."
+    which = "the load package an earlier run left" if earlier else "this run's load package"
+    return GainsightPXError(
+        f"{which} could not be loaded into the warehouse: {cause}. It stays pending and every run tries it "
+        "first: fix the cause and rerun, or run `gainsight-px load --drop-pending` to discard it "
+        "(its rows are fetched again)."
+    )
+
+
 def _reset_cursors(pipeline: dlt.Pipeline, selected: Sequence[str]) -> None:
     """A reconcile forgets the stored cursors of `selected`, and nothing else.
 
@@ -445,6 +481,7 @@ def run_load(
     progress: Progress = "log",
     table_format: str | None = None,
     rekey: bool = False,
+    drop_pending: bool = False,
     **source_kwargs: Any,
 ) -> LoadSummary:
     """Load PX into the warehouse once and say what happened.
@@ -453,6 +490,8 @@ def run_load(
     initial, dialect); anything not given comes from dlt config and secrets.
     `rekey` re-binds the dataset to a rotated API key of the same tenant
     (see `identity.py`); the dataset otherwise refuses another tenant.
+    `drop_pending` discards a load package an earlier run could not load (so
+    does `full_refresh`); dlt rewinds the cursors, so its rows are fetched again.
 
     >>> summary = run_load(resources="users,accounts")
     >>> print("\\n".join(summary.lines()))
@@ -499,22 +538,31 @@ def run_load(
             "then cannot tell the catalog from the schema. Use another file name "
             f"(e.g. {settings.DEFAULT_DUCKDB_FILE}) or another --dataset."
         )
-    resumed = False
+    resumed = dropped = False
     # One run per pipeline at a time: two would extract into the same working folder.
     with failures.pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
         if location:
             failures.check_duckdb_free(location)  # before any request, not after the whole fetch
         _check_tenant(pipeline, _tenant(source_kwargs, secret), full_refresh=full_refresh, rekey=rekey)
         try:
+            if (drop_pending or full_refresh) and pipeline.has_pending_data:
+                # dlt's abort rewinds the local state to before the package: its rows are fetched again.
+                pipeline.abort_packages()
+                dropped = True
             if pipeline.has_pending_data:
                 # dlt's run() would load the leftover package and stop; finish it, then go on.
-                pipeline.run()
+                try:
+                    pipeline.run()
+                except PipelineStepFailed as exc:
+                    raise _pending_failed(exc, secret, earlier=True) from None
                 resumed = True
             if full_refresh:
                 # Events never change nor go away: a reconcile keeps their cursors.
                 _reset_cursors(pipeline, [n for n in selected if n not in EVENT_STREAM_NAMES])
             pipeline.run(source)
         except PipelineStepFailed as exc:
+            if exc.step == "load":
+                raise _pending_failed(exc, secret, earlier=False) from None
             raise _unwrap(exc, secret) from None
         except GainsightPXError:
             raise
@@ -533,6 +581,7 @@ def run_load(
         dialect=_dialect_used(pipeline),
         full_refresh=full_refresh,
         resumed_pending=resumed,
+        dropped_pending=dropped,
     )
     summary.warnings.extend(_run_warnings(pipeline))
     _refresh_views(pipeline, summary)
