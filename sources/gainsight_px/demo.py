@@ -38,9 +38,11 @@ EXAMPLE_QUERIES = (
      "SELECT custom_attributes__plan AS plan, count(*) AS users, "
      "count(*) FILTER (WHERE last_seen_date > now() - INTERVAL 30 DAY) AS active_30d "
      "FROM gainsight_px.users GROUP BY ALL ORDER BY users DESC"),
+    # From the view: its visits sum the users' numberOfVisits, which both dialects have
+    # (the published API's accounts carry no numberOfVisits).
     ("Accounts with the most visits",
-     "SELECT name, plan, number_of_users, number_of_visits, last_seen_date "
-     "FROM gainsight_px.accounts ORDER BY number_of_visits DESC LIMIT 10"),
+     "SELECT name, plan, users, visits, last_seen_date "
+     "FROM gainsight_px_marts.account_health ORDER BY visits DESC LIMIT 10"),
 )
 
 
