@@ -77,6 +77,7 @@ from urllib3.exceptions import (
     HTTPError,
     NameResolutionError,
     NewConnectionError,
+    ProtocolError,
     ProxyError,
     SSLError,
 )
@@ -580,6 +581,8 @@ class HTTPTransport:
         if decoder is not None:
             with contextlib.suppress(zlib.error):
                 out.append(decoder.flush())
+            if not decoder.eof:  # the compressed stream broke off: the body is not whole
+                raise ProtocolError(f"GET {path}: the gzip body ends before its end")
         return b"".join(out)
 
     def _too_large(self, path: str, what: str, size: int, limit: int) -> ResponseTooLarge:

@@ -243,3 +243,19 @@ def test_https_to_a_plain_http_server_fails_in_one_line(flow: str, emulator, tmp
     line = error_line(result)
     assert url in line and "TLS" in line and BASE_URL_ENV in line, line
     assert "Traceback" not in result.text
+
+
+def test_the_emulator_compresses_big_answers_for_clients_that_ask(emulator) -> None:
+    import urllib3
+
+    http = urllib3.PoolManager(retries=False)
+    url = emulator.base_url + "/users?pageSize=100"
+    asked = http.request("GET", url, headers={"X-APTRINSIC-API-KEY": KEY, "Accept-Encoding": "gzip"},
+                         decode_content=False)
+    plain = http.request("GET", url, headers={"X-APTRINSIC-API-KEY": KEY, "Accept-Encoding": "identity"})
+    small = http.request("GET", emulator.base_url + "/users?pageSize=1&filter=aptrinsicId==nobody",
+                         headers={"X-APTRINSIC-API-KEY": KEY, "Accept-Encoding": "gzip"}, decode_content=False)
+
+    assert asked.headers.get("Content-Encoding") == "gzip" and len(asked.data) < len(plain.data) / 2
+    assert plain.headers.get("Content-Encoding") is None
+    assert small.headers.get("Content-Encoding") is None  # not worth it under 1 KiB
