@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import assert_one_message
+from failure_helpers import assert_one_message
 from gainsight_px.emulator import Emulator
 
 LOAD = ["load", "--progress", "none"]
@@ -152,3 +152,17 @@ def test_a_full_disk_and_the_run_after_space_is_freed(emulator: Emulator, run, s
     con = duckdb.connect(str(small_disk / "px.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM gainsight_px.users").fetchone() == (250,)
     con.close()
+
+
+def test_a_dry_run_without_a_key_says_what_it_could_not_check(run, tmp_path: Path) -> None:
+    (tmp_path / "users.csv").write_text("identifyId,title\nu-1,Engineer\nu-2,Analyst\n")
+
+    auto = run(["push", "users", "users.csv", "--dry-run"])
+    update = run(["push", "users", "users.csv", "--dry-run", "--dialect", "contract", "--mode", "update"])
+    rows_only = run(["push", "users", "users.csv", "--dry-run", "--dialect", "contract"])
+
+    assert_one_message(auto, 1, "error: --dry-run: no PX API key is configured, so PX could not be asked")
+    assert_one_message(update, 1, "error: --dry-run --mode update asks PX whether each record exists")
+    assert rows_only.returncode == 0, rows_only.stderr
+    assert "note: not checked against PX: no API key is configured (SOURCES__GAINSIGHT_PX__API_KEY)" \
+        in rows_only.stdout

@@ -72,7 +72,7 @@ class PushOptions:
     concurrency: int = settings.DEFAULT_PUSH_CONCURRENCY
     ledger: str | Path | None = None  # None: $GAINSIGHT_PX_LEDGER or .gainsight-px/ledger.sqlite
     rejects: str | Path | None = None  # None: beside the input (see report.default_rejects_path)
-    timeout: float = settings.REQUEST_TIMEOUT_S
+    timeout: float | None = None  # None: SOURCES__GAINSIGHT_PX__REQUEST_TIMEOUT, else 60 s (client.request_timeout)
     max_attempts: int = settings.MAX_ATTEMPTS
     backoff_factor: float = settings.BACKOFF_FACTOR
     force: bool = False  # users/accounts: send rows the ledger has as unchanged
@@ -121,6 +121,21 @@ def _remember(ledger_file: Path, base_url: str, name: str) -> None:
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(memo, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def _dry_run_without_key(opts: PushOptions, base_url: str) -> None:
+    """A dry run with no key can check the rows alone, unless it has to ask PX something first."""
+    import dlt
+
+    setting = opts.dialect if isinstance(opts.dialect, str) or opts.dialect is None else opts.dialect.name
+    setting = setting or dlt.config.get("sources.gainsight_px.dialect") or settings.DEFAULT_DIALECT_SETTING
+    if opts.mode == "update":
+        raise ConfigError(f"--dry-run --mode update asks PX whether each record exists, and no PX API key is "
+                          f"configured: set {settings.API_KEY_ENV} (a read-only key is enough).")
+    if setting == "auto" and _recall(ledger_path(opts.ledger), base_url) is None:
+        raise ConfigError(f"--dry-run: no PX API key is configured, so PX could not be asked which API dialect "
+                          f"it speaks and no row was checked. Set {settings.API_KEY_ENV}, or pass --dialect "
+                          "contract or --dialect published to check the rows alone.")
 
 
 def resolve_dialect(setting: Dialect | str | None, base_url: str, api_key: str | None,
@@ -223,6 +238,8 @@ def push_table(table: Table, entity: str, *, base_url: str | None = None, api_ke
         raise InputError("--force applies to users and accounts: it would send every event again")
     base_url, api_key = resolve_credentials(base_url, api_key)
     property_key = resolve_property_key(opts.property_key)
+    if opts.dry_run and not api_key:
+        _dry_run_without_key(opts, base_url)
     choice = resolve_dialect(opts.dialect, base_url, api_key, ledger_path(opts.ledger), remember=not opts.dry_run)
     opts = replace(opts, dialect=choice.dialect)
     target = resolve_target(entity, opts.mode, choice.dialect)
@@ -233,6 +250,9 @@ def push_table(table: Table, entity: str, *, base_url: str | None = None, api_ke
     summary = PushSummary(entity=entity, mode=opts.mode, source=table.source, dry_run=opts.dry_run,
                           rows_read=len(table.rows), rejected_invalid=len(checked.rejects),
                           dialect=choice.describe())
+    if opts.dry_run and not api_key:
+        summary.notes.append(f"not checked against PX: no API key is configured ({settings.API_KEY_ENV}); "
+                             "the rows were checked here only, and a real run needs a key with write access")
     api_rejects: list[Reject] = []
     rejects_path = Path(opts.rejects) if opts.rejects else default_rejects
     if not rejects_path.parent.is_dir():  # found now, not after the rows went out
