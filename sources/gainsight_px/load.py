@@ -41,7 +41,7 @@ from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigValueCannotBeCoercedException,
 )
-from dlt.common.runtime.collector import Collector, LogCollector, NullCollector, TqdmCollector
+from dlt.common.runtime.collector import Collector, NullCollector
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from gainsight_px import failures, lake, settings
@@ -49,6 +49,7 @@ from gainsight_px.endpoints import DIALECTS, Dialect, dialect_named
 from gainsight_px.errors import ConfigError, GainsightPXError, InputError
 from gainsight_px.event_source import event_streams
 from gainsight_px.identity import TENANT_ID_ENV, Tenant, describe_binding
+from gainsight_px.progress import PXLogCollector, PXTqdmCollector
 from gainsight_px.source import gainsight_px_source, listable_endpoints
 
 log = logging.getLogger(__name__)
@@ -199,15 +200,16 @@ def transactional(destination: str | Any) -> Any:
 
 
 def make_collector(progress: Progress) -> Collector:
-    """dlt's progress display: bars on a terminal, a line every few seconds in CI logs."""
+    """dlt's progress display, labelled with what is moving: bars on a terminal, a line every few
+    seconds in CI logs (progress.py)."""
     if isinstance(progress, Collector):
         return progress
     if progress in (None, "none"):
         return NullCollector()
     if progress == "tqdm":
-        return TqdmCollector(single_bar=False, file=sys.stderr)
+        return PXTqdmCollector(single_bar=False, file=sys.stderr)
     if progress == "log":
-        return LogCollector(log_period=5.0, logger=sys.stderr, dump_system_stats=False)
+        return PXLogCollector(log_period=5.0, logger=sys.stderr, dump_system_stats=False)
     raise InputError(f"progress: expected 'log', 'tqdm' or 'none', got {progress!r}")
 
 
