@@ -37,6 +37,20 @@ Rules (what an analyst finds in the warehouse):
   it is not lost. A blank key is named `_blank_key`.
 - Every page carries every column the registry knows (NULL where absent), so
   consecutive pages share one schema and dlt writes them into one file.
+
+**Limits** (past them the load stops with an `APIError` naming the resource,
+the record's key and the field; nothing is written):
+
+- a text value (an attribute, a field, an object as JSON) of at most
+  `MAX_VALUE_BYTES` (1 MiB): PX's own attribute values are short, and one
+  30 MB value would make every page that carries it hundreds of MB;
+- at most `MAX_ATTRIBUTE_KEYS` (1,000) `customAttributes` keys in one record
+  (real tenants carry up to ~100); each key is a column;
+- values nested at most `MAX_NESTING` (254) levels deep (objects and lists
+  become JSON text; deeper than that cannot be encoded);
+- a timestamp (epoch milliseconds) at most year 9999: a value past it in a
+  known field is most likely microseconds or nanoseconds, and the message
+  says so (in an attribute it is kept as text in the variant column).
 """
 
 from __future__ import annotations
@@ -112,11 +126,19 @@ VARIANT_SUFFIX = "v_text"
 BLANK_KEY_NAME = "_blank_key"
 _INT_RE = re.compile(r"[+-]?\d+")
 _MAX_EXACT_FLOAT_INT = 2**53
+MAX_VALUE_BYTES = 1 << 20
+MAX_ATTRIBUTE_KEYS = 1000
+MAX_NESTING = 254  # orjson's own limit for encoding
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _EMPTY: dict[str, Any] = {}
 
 
 class _Unfit(ValueError):
     """A value that does not fit a column type without loss."""
+
+
+class _TooDeep(ValueError):
+    """A value nested deeper than MAX_NESTING."""
 
 
 def _to_text(value: Any) -> str:
@@ -126,7 +148,10 @@ def _to_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        raise _TooDeep from None
 
 
 def _to_int(value: Any) -> int:
@@ -178,7 +203,7 @@ def _to_epoch_ms(value: Any) -> int | None:
             raise _Unfit
         return round(parsed.timestamp() * 1000)
     ms = _to_int(value)
-    if abs(ms) > _MAX_EXACT_FLOAT_INT:  # far outside any real date (and Arrow's range)
+    if abs(ms) > MAX_EPOCH_MS:  # past year 9999: microseconds or nanoseconds, not milliseconds
         raise _Unfit
     return ms or None
 
@@ -219,7 +244,11 @@ def _fast_array(values: list[Any], kind: str) -> pa.Array | None:
         if inferred.type not in _INFERRED_OK[kind]:
             return None
         if kind == "timestamp":
-            return _ms_to_timestamps(inferred.cast(pa.int64()))
+            ms = inferred.cast(pa.int64())
+            top = pc.max(pc.abs(ms)).as_py() if len(ms) else None
+            if top is not None and top > MAX_EPOCH_MS:
+                return None  # the slow path names the value
+            return _ms_to_timestamps(ms)
         return inferred.cast(KIND_TYPES[kind])  # a safe cast: refuses to lose precision
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return None
@@ -292,7 +321,58 @@ class PageConverter:
         return self.naming.normalize_identifier(self.endpoint.cursor) if self.endpoint.cursor else None
 
     def convert(self, records: list[dict[str, Any]]) -> pa.Table:
-        """One page -> one table with every known and registered column."""
+        """One page -> one table with every known and registered column (within the limits above)."""
+        self._check_shape(records)
+        try:
+            table = self._convert(records)
+        except _TooDeep:
+            raise self._limit_error(*self._find_deep(records), f"is nested deeper than {MAX_NESTING} levels") \
+                from None
+        self._check_sizes(table, records)
+        return table
+
+    def _limit_error(self, record: dict[str, Any], field_name: str, what: str) -> APIError:
+        return APIError(
+            f"{self.endpoint.name} record {self.key_field}={record.get(self.key_field)!r}: field "
+            f"{field_name!r} {what}; the load stopped and nothing was written. Fix the record in PX "
+            "(or ask Gainsight why it looks like this), then rerun.",
+            method="GET", path=self.endpoint.path,
+        )
+
+    def _check_shape(self, records: list[dict[str, Any]]) -> None:
+        if not self.attributes_field:
+            return
+        for record in records:
+            attrs = record.get(self.attributes_field)
+            if type(attrs) is dict and len(attrs) > MAX_ATTRIBUTE_KEYS:
+                raise self._limit_error(record, self.attributes_field,
+                                        f"has {len(attrs):,} keys, more than the {MAX_ATTRIBUTE_KEYS:,} allowed")
+
+    def _find_deep(self, records: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+        for record in records:
+            for name, value in record.items():
+                values = value.items() if name == self.attributes_field and type(value) is dict else [(name, value)]
+                for key, item in values:
+                    if isinstance(item, dict | list):
+                        try:
+                            orjson.dumps(item)
+                        except orjson.JSONEncodeError:
+                            field_name = f"{self.attributes_field}.{key}" if name == self.attributes_field else key
+                            return record, field_name
+        return records[0] if records else {}, "?"
+
+    def _check_sizes(self, table: pa.Table, records: list[dict[str, Any]]) -> None:
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            if not pa.types.is_string(column.type) or not len(column):
+                continue
+            lengths = pc.binary_length(column)
+            top = pc.max(lengths).as_py()
+            if top is not None and top > MAX_VALUE_BYTES:
+                index = pc.index(lengths, top).as_py()
+                raise self._limit_error(records[index], name,
+                                        f"holds a value of {top:,} bytes, more than the {MAX_VALUE_BYTES:,} allowed")
+
+    def _convert(self, records: list[dict[str, Any]]) -> pa.Table:
         names: list[str] = []
         arrays: list[pa.Array] = []
         fields: list[pa.Field] = []
@@ -372,6 +452,10 @@ class PageConverter:
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
+        if expected == "timestamp" and isinstance(value, int) and not isinstance(value, bool) \
+                and abs(value) > MAX_EPOCH_MS:
+            return self._limit_error(record, field_name, f"holds {value}, past year 9999 as epoch "
+                                     "milliseconds: it looks like microseconds or nanoseconds")
         return APIError(
             f"{self.endpoint.name} record {self.key_field}={record.get(self.key_field)!r}: field "
             f"{field_name!r} should be {expected}, got {type(value).__name__} {shown}; "
