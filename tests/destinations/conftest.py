@@ -17,3 +17,23 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("SOURCES__", "DESTINATION__")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """`cli(args, **env)`: `gainsight-px ARGS` in this process -> (exit code, stdout, stderr)."""
+    from gainsight_px.cli import main
+
+    def run(args: list[str], **env: str) -> tuple[int, str, str]:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        try:
+            code = main(args)
+        finally:
+            for name in env:
+                monkeypatch.delenv(name, raising=False)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -118,21 +118,20 @@ def test_cli_flag_and_config_choose_delta(emulator: Emulator, tmp_path: Path) ->
     assert list((plain / "gainsight_px" / "users").glob("*.parquet"))
 
 
-def test_cli_table_format_errors_are_one_line(emulator: Emulator, tmp_path: Path) -> None:
+def test_cli_table_format_errors_are_one_line(emulator: Emulator, tmp_path: Path, cli) -> None:
     env = {API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url}
-    on_duckdb = _cli(["load", "--table-format", "delta", "--progress", "none"], tmp_path, **env)
-    no_bucket = _cli(["load", "--destination", "filesystem", "--table-format", "delta", "--progress", "none"],
-                     tmp_path, **env)
-    bad_config = _cli(["load", "--destination", "filesystem", "--progress", "none"], tmp_path, **env,
-                      DESTINATION__FILESYSTEM__BUCKET_URL=(tmp_path / "b").as_uri(),
-                      DESTINATION__FILESYSTEM__TABLE_FORMAT="hudi")
+    on_duckdb = cli(["load", "--table-format", "delta", "--progress", "none"], **env)
+    no_bucket = cli(["load", "--destination", "filesystem", "--table-format", "delta", "--progress", "none"], **env)
+    bad_config = cli(["load", "--destination", "filesystem", "--progress", "none"], **env,
+                     DESTINATION__FILESYSTEM__BUCKET_URL=(tmp_path / "b").as_uri(),
+                     DESTINATION__FILESYSTEM__TABLE_FORMAT="hudi")
 
-    for result in (on_duckdb, no_bucket, bad_config):
-        assert result.returncode == 1, result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "--table-format" in on_duckdb.stderr and "filesystem" in on_duckdb.stderr
-    assert "DESTINATION__FILESYSTEM__BUCKET_URL" in no_bucket.stderr
-    assert "DESTINATION__FILESYSTEM__TABLE_FORMAT" in bad_config.stderr and "hudi" in bad_config.stderr
+    for code, _, err in (on_duckdb, no_bucket, bad_config):
+        assert code == 1, err
+        assert len(err.strip().splitlines()) == 1, err
+    assert "--table-format" in on_duckdb[2] and "filesystem" in on_duckdb[2]
+    assert "DESTINATION__FILESYSTEM__BUCKET_URL" in no_bucket[2]
+    assert "DESTINATION__FILESYSTEM__TABLE_FORMAT" in bad_config[2] and "hudi" in bad_config[2]
     assert not (tmp_path / "gainsight.duckdb").exists()
     assert sum(emulator.control.request_counts().values()) == 0
 

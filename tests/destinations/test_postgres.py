@@ -102,23 +102,21 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_cli_postgres_errors_are_one_clear_line(emulator: Emulator, tmp_path: Path, postgres_server) -> None:
+def test_cli_postgres_errors_are_one_clear_line(emulator: Emulator, cli, postgres_server) -> None:
     env = {API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url}
     args = ["load", "--destination", "postgres", "--progress", "none", "--resources", "subscriptions"]
-    missing = _cli(args, tmp_path, **env)
-    refused = _cli(args, tmp_path, **env, DESTINATION__POSTGRES__CREDENTIALS=(
+    missing = cli(args, **env)
+    refused = cli(args, **env, DESTINATION__POSTGRES__CREDENTIALS=(
         f"postgresql://loader:s3cret-pw@127.0.0.1:{_closed_port()}/warehouse"))
-    no_db = _cli(args, tmp_path, **env, DESTINATION__POSTGRES__CREDENTIALS=postgres_server.url("no_such_db"))
+    no_db = cli(args, **env, DESTINATION__POSTGRES__CREDENTIALS=postgres_server.url("no_such_db"))
 
-    for result in (missing, refused, no_db):
-        assert result.returncode == 1, result.stderr
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1, result.stderr
-        assert "Traceback" not in result.stderr
-        assert "s3cret-pw" not in result.stderr
-    assert "DESTINATION__POSTGRES__CREDENTIALS" in missing.stderr
-    assert "connection refused" in refused.stderr.lower() and "127.0.0.1" in refused.stderr
-    assert "no_such_db" in no_db.stderr
+    for code, _, err in (missing, refused, no_db):
+        assert code == 1, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err and "s3cret-pw" not in err
+    assert "DESTINATION__POSTGRES__CREDENTIALS" in missing[2]
+    assert "connection refused" in refused[2].lower() and "127.0.0.1" in refused[2]
+    assert "no_such_db" in no_db[2]
 
 
 def test_event_backfill_and_incremental_leave_the_same_tables(make_emulator, tmp_path: Path,

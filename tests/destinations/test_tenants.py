@@ -86,18 +86,16 @@ def test_two_tenants_load_side_by_side_with_nothing_shared(make_emulator, tmp_pa
     assert not (tmp_path / ".gainsight-px" / "ledger.sqlite").exists()
 
 
-def test_unknown_or_malformed_tenant_is_one_clear_line(emulator, tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    missing = subprocess.run([sys.executable, "-m", "gainsight_px.cli", "load", "--tenant", "nope"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    malformed = subprocess.run([sys.executable, "-m", "gainsight_px.cli", "load", "--tenant", "Acme Corp"],
-                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+def test_unknown_or_malformed_tenant_is_one_clear_line(emulator, cli) -> None:
+    missing = cli(["load", "--tenant", "nope"])
+    malformed = cli(["load", "--tenant", "Acme Corp"])
+    push = cli(["push", "users", "users.csv", "--tenant", "nope"])
 
-    for result in (missing, malformed):
-        assert result.returncode == 1
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "SOURCES__GAINSIGHT_PX__TENANTS__NOPE__API_KEY" in missing.stderr
-    assert "lowercase" in malformed.stderr
+    for code, _, err in (missing, malformed, push):
+        assert code == 1
+        assert len(err.strip().splitlines()) == 1, err
+    assert "SOURCES__GAINSIGHT_PX__TENANTS__NOPE__API_KEY" in missing[2] and "NOPE__API_KEY" in push[2]
+    assert "lowercase" in malformed[2]
     assert emulator.control.requests() == []
 
 
