@@ -14,8 +14,9 @@ call and enforces what every request must obey, whoever sends it:
   other hosts honour HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY as
   requests would. CA bundle: REQUESTS_CA_BUNDLE, SSL_CERT_FILE or
   CURL_CA_BUNDLE, else certifi's.
-- **Deadlines:** every attempt has one overall deadline (`timeout`, default
-  `settings.REQUEST_TIMEOUT_S`) covering connect, headers and the whole body.
+- **Deadlines:** every attempt has one overall deadline (`request_timeout()`:
+  SOURCES__GAINSIGHT_PX__REQUEST_TIMEOUT, else $GAINSIGHT_PX_REQUEST_TIMEOUT_S,
+  else 60 s) covering connect, headers and the whole body.
   A watchdog thread shuts the socket of an attempt that outlives it, so a
   server trickling one byte a second cannot hold a request longer.
   `DeadlineExceeded` counts as a lost answer (retryable).
@@ -109,6 +110,32 @@ THROTTLE_MESSAGE = "duplicate request blocked"  # PX's own words for "too fast, 
 _READ_CHUNK = 256 * 1024
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+REQUEST_TIMEOUT_SETTING = "SOURCES__GAINSIGHT_PX__REQUEST_TIMEOUT"
+
+
+def request_timeout(explicit: float | None = None) -> float:
+    """Seconds each request may take in all (connect, headers and the whole body).
+
+    The argument, else `request_timeout` under [sources.gainsight_px] in dlt config
+    (SOURCES__GAINSIGHT_PX__REQUEST_TIMEOUT), else $GAINSIGHT_PX_REQUEST_TIMEOUT_S,
+    else 60 s.
+    """
+    value: Any = explicit
+    name = "request timeout"
+    if value is None:
+        import dlt  # here, not at import: the push and the emulator's tests import this module
+
+        value = dlt.config.get("sources.gainsight_px.request_timeout")
+        name = REQUEST_TIMEOUT_SETTING
+    if value is None:
+        return settings.REQUEST_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{name}: expected a positive number of seconds, got {value!r}.")
+    return seconds
 
 
 # --------------------------------------------------------------------------- checks
@@ -452,12 +479,10 @@ class HTTPTransport:
     """
 
     def __init__(self, base_url: str, api_key: str, *, api_key_header: str,
-                 timeout: float = settings.REQUEST_TIMEOUT_S, pool_size: int = 16,
+                 timeout: float | None = None, pool_size: int = 16,
                  extra_headers: dict[str, str] | None = None) -> None:
         self.base_url = check_base_url(base_url)
-        self.timeout = float(timeout)
-        if not 0 < self.timeout < float("inf"):
-            raise ConfigError(f"request timeout must be a positive number of seconds, got {timeout!r}")
+        self.timeout = request_timeout(timeout)
         parts = urlsplit(self.base_url)
         self.host = parts.hostname or ""
         self._prefix = parts.path
@@ -658,9 +683,9 @@ class PXClient:
         connect_budget: float = CONNECT_BUDGET_S,
     ) -> None:
         self.dialect = dialect
-        self.timeout = float(timeout if timeout is not None else settings.REQUEST_TIMEOUT_S)
         self.transport = HTTPTransport(base_url, api_key, api_key_header=dialect.api_key_header,
-                                       timeout=self.timeout, pool_size=8)
+                                       timeout=timeout, pool_size=8)
+        self.timeout = self.transport.timeout
         self.base_url = self.transport.base_url
         self.max_attempts = max(1, max_attempts)
         self.backoff_factor = backoff_factor
@@ -720,7 +745,8 @@ class PXClient:
                 failures += 1
                 if retry != "all" or failures >= self.max_attempts:
                     more = f" after {failures} attempts" if failures > 1 else ""
-                    raise TransportError(f"GET {path}: {text}{more} ({self.base_url})", sent=True,
+                    hint = f"; {REQUEST_TIMEOUT_SETTING} sets the limit" if kind == "deadline" else ""
+                    raise TransportError(f"GET {path}: {text}{more} ({self.base_url}{hint})", sent=True,
                                          method="GET", path=path) from None
                 delay = backoff_delay(failures, self.backoff_factor, self.max_retry_delay)
                 self._announce(path, text, delay)

@@ -23,11 +23,13 @@ from cli_runs import error_line, run_flow
 from gainsight_px.client import (
     MAX_DECODED_BYTES,
     MAX_RESPONSE_BYTES,
+    REQUEST_TIMEOUT_SETTING,
     USER_AGENT,
     PXClient,
     ResponseTooLarge,
     TransportError,
     backoff_delay,
+    request_timeout,
 )
 from gainsight_px.settings import BASE_URL_ENV, REQUEST_TIMEOUT_ENV
 from hostile_server import HostileServer, forward, gzip_bomb, huge, json_reply, times, trickle
@@ -71,7 +73,7 @@ def test_a_trickled_page_fails_on_its_deadline_and_the_load_retries_it(emulator,
     hostile.on("GET", "/users", times(1, trickle(b" " * 50_000, interval=0.5), forward(origin(emulator))))
     work = Workdir(tmp_path, hostile.base_url, api_key=KEY)
 
-    result = run_flow("load", work, {REQUEST_TIMEOUT_ENV: "1"}, timeout=120)
+    result = run_flow("load", work, {REQUEST_TIMEOUT_SETTING: "1"}, timeout=120)  # the dlt setting
 
     assert result.code == 0, result.text
     assert "GET /users: no complete answer within 1 s, retrying in" in result.err, result.err
@@ -84,7 +86,7 @@ def test_a_push_answer_trickled_head_and_all_is_a_lost_answer_and_retried(emulat
     hostile.on("*", "/users*", times(1, trickle(b"{}", interval=0.5, head_too=True), forward(origin(emulator))))
     work = Workdir(tmp_path, hostile.base_url, api_key=KEY)
 
-    result = run_flow("push", work, {REQUEST_TIMEOUT_ENV: "1"}, users=3, timeout=120)
+    result = run_flow("push", work, {REQUEST_TIMEOUT_ENV: "1"}, users=3, timeout=120)  # the older variable
 
     assert result.code == 0, result.text
     writes = [r for r in hostile.log if r.method != "GET" and r.path.startswith("/v1/users")]
@@ -100,6 +102,16 @@ def test_the_deadline_covers_a_server_that_answers_nothing(hostile) -> None:
     with pytest.raises(TransportError, match=r"GET /users: no complete answer within 0.5 s after 2 attempts"):
         client.get_json("/users", {"pageSize": 1})
     assert len(hostile.requests("GET", "/users")) == 2
+
+
+def test_the_request_timeout_setting_is_checked(monkeypatch) -> None:
+    from gainsight_px.errors import ConfigError
+
+    monkeypatch.setenv(REQUEST_TIMEOUT_SETTING, "2.5")
+    assert request_timeout() == 2.5 and request_timeout(7) == 7
+    monkeypatch.setenv(REQUEST_TIMEOUT_SETTING, "soon")
+    with pytest.raises(ConfigError, match=REQUEST_TIMEOUT_SETTING):
+        request_timeout()
 
 
 # --------------------------------------------------------------------------- what every request carries

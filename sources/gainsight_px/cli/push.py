@@ -84,8 +84,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              f"PX allows about {settings.PUBLISHED_RATE_LIMIT:g})")
     parser.add_argument("--concurrency", type=int, default=settings.DEFAULT_PUSH_CONCURRENCY, metavar="N",
                         help=f"requests in flight at most (default {settings.DEFAULT_PUSH_CONCURRENCY})")
-    parser.add_argument("--timeout", type=float, default=settings.REQUEST_TIMEOUT_S, metavar="S",
-                        help=f"seconds to wait for each answer (default {settings.REQUEST_TIMEOUT_S:g})")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="seconds each request may take in all (default: SOURCES__GAINSIGHT_PX__REQUEST_TIMEOUT, "
+                             f"else {settings.REQUEST_TIMEOUT_S:g})")
     parser.add_argument("--rekey", action="store_true",
                         help="the API key was rotated: the ledger's tenant on this URL takes the new key, "
                              "so nothing is sent again (or set SOURCES__GAINSIGHT_PX__TENANT_ID)")
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"push: --rate must be positive, got {args.rate:g}")
     if args.concurrency < 1:
         raise InputError(f"push: --concurrency must be at least 1, got {args.concurrency}")
-    if args.timeout <= 0:
+    if args.timeout is not None and args.timeout <= 0:
         raise InputError(f"push: --timeout must be positive, got {args.timeout:g}")
     if args.dialect is not None and args.dialect not in DIALECT_CHOICES:
         raise InputError(f"push: unknown --dialect {args.dialect!r}; expected one of {', '.join(DIALECT_CHOICES)}")

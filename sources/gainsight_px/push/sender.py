@@ -115,8 +115,7 @@ class Transport(HTTPTransport):
 
     def __init__(self, base_url: str, api_key: str, *, api_key_header: str,
                  timeout: float | None = None, pool_size: int = 16) -> None:
-        super().__init__(base_url, api_key, api_key_header=api_key_header,
-                         timeout=timeout if timeout is not None else settings.REQUEST_TIMEOUT_S,
+        super().__init__(base_url, api_key, api_key_header=api_key_header, timeout=timeout,
                          pool_size=pool_size, extra_headers={"Content-Type": "application/json"})
 
     def send(self, method: str, path: str, body: bytes | None = None, **kwargs: Any) -> Answer:  # type: ignore[override]
