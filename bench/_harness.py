@@ -6,7 +6,7 @@
 - `run_child()` runs one contender in its own interpreter and reads back the
   JSON line it prints, so each peak RSS belongs to that contender alone.
 - `Table` prints aligned text and markdown; `Target` grades a figure against
-  the issue's thresholds (PASS/MISS, never silently lowered).
+  the performance targets' thresholds (PASS/MISS, never silently lowered).
 
 Run as a script (`python bench/_harness.py serve ...`) it is the emulator
 process itself; the bench scripts start it that way.
@@ -285,7 +285,7 @@ _COMPARE = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operato
 
 @dataclass(frozen=True)
 class Target:
-    """One target of the issue: `measured` compared with `threshold` by `op` (">=", ">", "<=", "<")."""
+    """One performance target: `measured` compared with `threshold` by `op` (">=", ">", "<=", "<")."""
 
     name: str
     measured: float | None
@@ -307,7 +307,7 @@ class Target:
         return [self.name, measured, f"{self.op} {show(self.threshold)}", self.verdict, self.note]
 
 
-def targets_table(targets: Sequence[Target], title: str = "Targets (issue 5 §3)") -> Table:
+def targets_table(targets: Sequence[Target], title: str = "Targets") -> Table:
     table = Table(title, ["target", "measured", "required", "verdict", "note"])
     for t in targets:
         table.add(*t.cells())

@@ -37,7 +37,7 @@ DAYS = 90
 STREAM = "session_events"
 USERS = 5_000
 PIPELINE_NAME = "bench_events"
-# The targets: rows/s at least 0.8x the floor's, peak RSS at most 400 MB at 10M events.
+# The targets: rows/s at least 0.8x the floor's, peak RSS at most 400 MB at 10M events.
 FLOOR_RATIO = 0.8
 RSS_LIMIT_MB = 400.0
 

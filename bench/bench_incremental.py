@@ -26,7 +26,7 @@ from gainsight_px import settings
 
 DEFAULT_USERS = 1_000_000
 ACTIVE_SHARE = 0.01
-# Issue 5 §3: an incremental run after 1% activity takes at most 5% of the full load's time.
+# Target: an incremental run after 1% activity takes at most 5% of the full load's time.
 TIME_SHARE_LIMIT = 0.05
 PIPELINE_NAME = "bench_incremental"
 

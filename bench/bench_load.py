@@ -27,7 +27,7 @@ import _harness as h
 
 CONTENDERS = ("floor", "peer", "ours")
 DEFAULT_SIZES = (100_000, 1_000_000)
-# Issue 5 §3.
+# The performance targets (bench/README.md, Targets).
 SPEED_VS_PEER = 10.0
 SHARE_OF_FLOOR = 0.5
 RSS_LIMIT_MB = 400.0

@@ -7,7 +7,7 @@ Starts the emulator in a separate process (so its CPU is not charged to the
 push, though both share the machine), writes a CSV of new users, pushes it with
 `gainsight_px.push.push_csv` (the same code as `gainsight-px push users`), and
 prints what the server saw: requests/s from the first to the last request, as a
-fraction of the limit, and the 429s. Issue 5's target: >= 85% of the limit with
+fraction of the limit, and the 429s. The target: >= 85% of the limit with
 429s on <= 1% of requests.
 
 The client's rate defaults to 95% of the limit: the emulator's bucket and ours

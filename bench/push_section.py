@@ -19,7 +19,7 @@ import _harness as h
 PUSH_ROWS = 20_000
 SMOKE_ROWS = 500
 RATE_LIMIT = 1_000.0
-# Issue 5 §3.
+# The performance targets (bench/README.md, Targets).
 SHARE_OF_LIMIT = 0.85
 MAX_429_SHARE = 0.01
 

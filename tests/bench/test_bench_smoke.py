@@ -58,7 +58,7 @@ def test_run_all_smoke_prints_every_contender_and_section(tmp_path: Path) -> Non
     assert 20 <= number(incremental["incremental"][0]) < SMOKE_USERS
 
     assert any(line.startswith("Push") for line in out.splitlines()), out
-    targets = table_rows(out, "Targets (issue 5 §3)")
+    targets = table_rows(out, "Targets")
     assert {"ours/peer rows/s", "ours/floor rows/s", "ours peak RSS", "incremental / full time"} <= set(targets)
     assert all(cells[2] in ("PASS", "MISS", "n/a") for cells in targets.values())
 

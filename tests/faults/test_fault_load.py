@@ -1,6 +1,6 @@
 """The fault matrix, load side: each fault the emulator can inject, during `gainsight-px load`.
 
-Every case ends one of two ways (issue 6):
+Every case ends one of two ways:
 - **identical**: the DuckDB tables equal those of a fault-free load of an
   identical tenant (same seed, same clock), and a second run then fetches no
   user or account rows (the stored cursor is right);

@@ -28,8 +28,9 @@ OUTSIDE = [
 # Markdown names repository files in backticks: `docs/x.md`, `sources/gainsight_px/sql/`.
 TOP_DIRS = ("docs", "spec", "sources", "tests", "bench", "pipelines", "notebooks", "examples", ".ci", ".dlt")
 DOC_PATH = re.compile(r"`((?:" + "|".join(re.escape(d) for d in TOP_DIRS) + r")/[\w./-]*)`")
-# Files a user creates (git-ignored), which the docs tell them to write.
-USER_CREATED = {".dlt/secrets.toml", "pipelines/.dlt/", "pipelines/.dlt/secrets.toml"}
+# Files a user creates (git-ignored): secrets the docs tell them to write, output a command writes.
+USER_CREATED = {".dlt/secrets.toml", "pipelines/.dlt/", "pipelines/.dlt/secrets.toml",
+                "notebooks/analyst_overview.out.ipynb"}
 SKIP_SUFFIXES = {".png", ".jpg", ".parquet", ".duckdb", ".sqlite"}
 
 
@@ -58,6 +59,27 @@ def test_no_tracked_file_names_a_path_outside_the_repository() -> None:
                 if m := pattern.search(line):
                     found.append(f"{path.relative_to(REPO)}:{lineno}: {m.group(0)!r} is {what}")
     assert not found, "tracked files refer outside the repository:\n" + "\n".join(found)
+
+
+# Numbers from a tracker mean nothing to a reader of the code, the docs or the output.
+TRACKING = re.compile(r"(?i)\bissues?\s*#?\s*\d+|" + "\u00a7")
+
+
+def test_nothing_mentions_internal_tracking_numbers() -> None:
+    found = []
+    for path in tracked_files():
+        if path.relative_to(REPO).parts[0] == "spec":
+            continue  # third-party API descriptions, as published
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if m := TRACKING.search(line):
+                found.append(f"{path.relative_to(REPO)}:{lineno}: {m.group(0)!r}")
+    assert not found, "tracking numbers in tracked files:\n" + "\n".join(found)
+    assert TRACKING.search("see Issue 5 for details") and TRACKING.search("(issue #12)")
+    assert not TRACKING.search("a known issue with DuckDB")
 
 
 def test_the_checks_catch_what_they_are_for() -> None:
