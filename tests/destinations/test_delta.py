@@ -9,9 +9,6 @@ extension can be loaded and says it skipped otherwise.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -89,28 +86,18 @@ def test_delta_merges_reconciles_and_matches_duckdb(emulator: Emulator, tmp_path
         assert con.execute("SELECT count(*), count(DISTINCT aptrinsic_id) FROM dataset").fetchone() == (249, 249)
 
 
-def _cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    base.update(DLT_DATA_DIR=str(tmp_path / "dlt_data"), RUNTIME__DLTHUB_TELEMETRY="false", **env)
-    return subprocess.run([sys.executable, "-m", "gainsight_px.cli", *args], env=base, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=180)
-
-
-def test_cli_flag_and_config_choose_delta(emulator: Emulator, tmp_path: Path) -> None:
+def test_cli_flag_and_config_choose_delta(emulator: Emulator, tmp_path: Path, cli) -> None:
     env = {API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url}
     flagged, configured, plain = (tmp_path / n for n in ("flagged", "configured", "plain"))
     args = ["load", "--destination", "filesystem", "--resources", "users", "--progress", "none"]
 
-    by_flag = _cli([*args, "--table-format", "delta"], tmp_path, **env,
-                   DESTINATION__FILESYSTEM__BUCKET_URL=flagged.as_uri())
-    by_config = _cli([*args, "--pipeline-name", "cfg"], tmp_path, **env,
-                     DESTINATION__FILESYSTEM__BUCKET_URL=configured.as_uri(),
-                     DESTINATION__FILESYSTEM__TABLE_FORMAT="delta")
-    without = _cli([*args, "--pipeline-name", "plain"], tmp_path, **env,
-                   DESTINATION__FILESYSTEM__BUCKET_URL=plain.as_uri())
+    by_flag = cli([*args, "--table-format", "delta"], **env, DESTINATION__FILESYSTEM__BUCKET_URL=flagged.as_uri())
+    by_config = cli([*args, "--pipeline-name", "cfg"], **env, DESTINATION__FILESYSTEM__BUCKET_URL=configured.as_uri(),
+                    DESTINATION__FILESYSTEM__TABLE_FORMAT="delta")
+    without = cli([*args, "--pipeline-name", "plain"], **env, DESTINATION__FILESYSTEM__BUCKET_URL=plain.as_uri())
 
-    for result in (by_flag, by_config, without):
-        assert result.returncode == 0, result.stderr
+    for code, _, err in (by_flag, by_config, without):
+        assert code == 0, err
     for bucket in (flagged, configured):
         assert (bucket / "gainsight_px" / "users" / "_delta_log").is_dir()
         assert len(by_key(lake_rows(bucket, "users"), "aptrinsic_id")) == 250

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,23 +72,13 @@ def test_full_incremental_and_reconcile_leave_the_same_tables(
     assert len(pg.table("accounts", "id")) == 24
 
 
-def _cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    import os
+def test_cli_loads_postgres_from_dlt_credentials(emulator: Emulator, tmp_path: Path, postgres_url: str, cli) -> None:
+    code, out, err = cli(["load", "--destination", "postgres", "--progress", "none"],
+                         **{API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url,
+                            "DESTINATION__POSTGRES__CREDENTIALS": postgres_url})
 
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    base.update(DLT_DATA_DIR=str(tmp_path / "dlt_data"), RUNTIME__DLTHUB_TELEMETRY="false", **env)
-    return subprocess.run([sys.executable, "-m", "gainsight_px.cli", *args], env=base, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=180)
-
-
-def test_cli_loads_postgres_from_dlt_credentials(emulator: Emulator, tmp_path: Path, postgres_url: str) -> None:
-    env = {API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url,
-           "DESTINATION__POSTGRES__CREDENTIALS": postgres_url}
-
-    result = _cli(["load", "--destination", "postgres", "--progress", "none"], tmp_path, **env)
-
-    assert result.returncode == 0, result.stderr
-    assert "into postgres" in result.stdout and "Views refreshed: account_health" in result.stdout
+    assert code == 0, err
+    assert "into postgres" in out and "Views refreshed: account_health" in out
     pg = Warehouse("postgres", postgres_url)
     assert len(pg.table("users", "aptrinsic_id")) == 250
     assert not (tmp_path / "gainsight.duckdb").exists()
