@@ -16,7 +16,10 @@ configuration (environment or .dlt/):
   {settings.BASE_URL_ENV}   regional host, default {settings.DEFAULT_BASE_URL}
   DESTINATION__DUCKDB__CREDENTIALS  DuckDB file, default ./{settings.DEFAULT_DUCKDB_FILE}
   {settings.DIALECT_ENV}    auto (default), contract or published
-  DESTINATION__DUCKDB__CREDENTIALS  DuckDB file, default ./{settings.DEFAULT_DUCKDB_FILE}
+  DESTINATION__POSTGRES__CREDENTIALS  --destination postgres: postgresql://user:password@host:5432/db
+  DESTINATION__FILESYSTEM__BUCKET_URL --destination filesystem: a folder or s3://, gs://, az:// URL
+  DESTINATION__FILESYSTEM__TABLE_FORMAT  delta: the lake merges (as --table-format delta)
+  SOURCES__GAINSIGHT_PX__TENANTS__<LABEL>__API_KEY  (and __BASE_URL) for --tenant <label>
   DLT_DATA_DIR                      where dlt keeps pipeline state
 
 Schedule the plain run (e.g. hourly) and a --full-refresh run (e.g. weekly).
