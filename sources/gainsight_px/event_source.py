@@ -231,8 +231,14 @@ def make_event_resource(endpoint: Endpoint, client: PXClient, naming: NamingConv
         initial_ms = None if initial is None else int(initial.timestamp() * 1000)
         windows = plan(cursor_ms=start_ms, lookback_ms=0, initial_ms=initial_ms, now_ms=now_ms,
                        window_ms=int(window_days * DAY_MS), default_initial_ms=DEFAULT_INITIAL_DAYS * DAY_MS)
-        converter = PageConverter(endpoint, naming, stored_columns(endpoint.name) if stored_columns else {})
+        known = stored_columns(endpoint.name) if stored_columns else {}
+        converter = PageConverter(endpoint, naming, known)
         totals = {"requests": 0, "pages": 0, "restarts": 0, "windows": len(windows)}
+        # The first load of a stream by this pipeline (its schema has no such table yet, so
+        # nothing was loaded and no cursor stored): the scan yields each event once into a new
+        # table, so append is exact, and cheaper than a MERGE over the whole backfill (time and
+        # DuckDB memory). Later runs merge.
+        first_load = not known
 
         def scans() -> Iterator[list[dict[str, Any]]]:
             for window in windows:
@@ -245,15 +251,23 @@ def make_event_resource(endpoint: Endpoint, client: PXClient, naming: NamingConv
                 log.info("%s: window %s read, %d events in %d requests", endpoint.name, window,
                          scan.stats.records, scan.stats.requests)
 
+        def table(batch: list[dict[str, Any]]) -> Any:
+            nonlocal first_load
+            converted = converter.convert(batch)
+            if first_load:
+                first_load = False
+                return dlt.mark.with_hints(converted, dlt.mark.make_hints(write_disposition="append"))
+            return converted
+
         try:
             batch: list[dict[str, Any]] = []
             for records in prefetched(scans()):
                 batch.extend(records)
                 if len(batch) >= BATCH_ROWS:
-                    yield converter.convert(batch)
+                    yield table(batch)
                     batch = []
             if batch:
-                yield converter.convert(batch)
+                yield table(batch)
         finally:
             _publish(totals)
 
