@@ -36,3 +36,22 @@ def test_dlt_pipeline_fails_the_job_on_rejected_rows(px: PushHarness, tmp_path: 
         run_pipeline(tmp_path, [{"identifyId": "dlt-ok"}, {"identifyId": "dlt-bad", "email": "nope"}])
     assert [w["key"] for w in px.writes("users")] == ["dlt-ok"]
     assert "nope" in (tmp_path / "users.rejects.csv").read_text()
+
+
+def test_identical_events_in_one_file_are_each_sent_once_whatever_the_batch_size(
+        px: PushHarness, tmp_path: Path) -> None:
+    events = [{"identifyId": "dlt-ev", "eventName": "exported", "date": 1_732_579_200_000}] * 3 + \
+             [{"identifyId": "dlt-ev", "eventName": "imported", "date": 1_732_579_201_000}]
+
+    def push() -> None:
+        pipeline = dlt.pipeline("px_events", destination=px_destination("events", rejects_dir=tmp_path,
+                                                                         batch_size=1),
+                                pipelines_dir=str(tmp_path / "pipelines"))
+        pipeline.run(events, table_name="events")
+
+    push()
+    sent = [(e["eventName"], e["date"]) for e in px.control.events()]
+    assert sorted(sent) == sorted((e["eventName"], e["date"]) for e in events)  # three identical: three
+    px.control.reset_log()
+    push()  # the same rows again (a replay): every identity is already delivered
+    assert len(px.control.events()) == 4

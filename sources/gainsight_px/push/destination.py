@@ -5,11 +5,14 @@
     pipeline = dlt.pipeline("px_push", destination=px_destination("users"))
     pipeline.run(rows_with_identifyId_and_attributes, table_name="users")
 
-Each batch dlt hands over goes through the same validator, ledger and sender as
+Each load file dlt hands over goes through the same validator, ledger and sender as
 `gainsight-px push`: it is diffed against the ledger and delivered row by row.
-So dlt's at-least-once replay of a batch (after a crash, its progress lives in
-the pipeline folder) resends only the rows the ledger does not have as
-delivered, and custom events are not duplicated beyond the rows in flight.
+The destination takes whole files (dlt's `batch_size=0`) and pushes them in
+chunks of `batch_size` rows, so an event's identity (its content and its
+occurrence among identical rows, see `push/engine.py`) is counted over the
+whole file: three identical events are three, whatever the batch size, and
+a file dlt replays after a crash gives every event the identity it had, so
+the ledger skips those already delivered.
 
 Limits, compared with the CLI (see gainsight_px.push's docstring for why the CLI
 does not use this): validation sees one batch at a time, so a key repeated in
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import orjson
 from dlt.common.destination.exceptions import DestinationTerminalException
 
 from gainsight_px import settings
@@ -51,21 +55,37 @@ def px_destination(entity: str | None = None, *, mode: str = "upsert", base_url:
     options = PushOptions(mode=mode, rate=rate, concurrency=concurrency, ledger=ledger, progress=False,
                           handle_sigint=False)
 
-    # One load job at a time: the ledger admits one push at a time.
-    @dlt.destination(batch_size=batch_size, name="gainsight_px_push", naming_convention="direct",
-                     max_table_nesting=0, skip_dlt_columns_and_tables=True,
+    # One load job at a time: the ledger admits one push at a time. Whole files (batch_size=0):
+    # event identities are counted over the file, not per batch (see the module docstring).
+    @dlt.destination(batch_size=0, loader_file_format="parquet", name="gainsight_px_push",
+                     naming_convention="direct", max_table_nesting=0, skip_dlt_columns_and_tables=True,
                      loader_parallelism_strategy="sequential")
-    def gainsight_px_push(items: list[Mapping[str, Any]], table: Mapping[str, Any]) -> None:
+    def gainsight_px_push(file_path: str, table: Mapping[str, Any]) -> None:
+        import pyarrow.parquet as pq
+
         name = entity or table["name"]
         if name not in ENTITIES:
             raise DestinationTerminalException(
                 f"table {table['name']!r} is not one of {', '.join(ENTITIES)}: pass px_destination(entity=...)")
-        rows = Table(f"dlt table {table['name']}", *_flatten(items, resolve_target(name, mode).attributes_field))
+        # Nested values (max_table_nesting=0) travel as JSON text in parquet: decode them back.
+        nested = {c for c, spec in (table.get("columns") or {}).items() if spec.get("data_type") == "json"}
+        items = [{k: (orjson.loads(v) if k in nested and isinstance(v, str) else v)
+                  for k, v in row.items() if not k.startswith("_dlt")}
+                 for row in pq.read_table(file_path).to_pylist()]
+        columns, numbered = _flatten(items, resolve_target(name, mode).attributes_field)
         rejects = Path(rejects_dir) / f"{table['name']}.rejects.csv"
-        summary = push_table(rows, name, base_url=base_url, api_key=api_key, options=options,
-                             default_rejects=rejects)
-        if summary.rejected:
-            raise DestinationTerminalException(f"{summary.rejected} row(s) of table {table['name']!r} were "
+        if name == "events":
+            chunks = [numbered]  # one push: identities need the whole file
+        else:
+            step = max(1, batch_size)
+            chunks = [numbered[i:i + step] for i in range(0, len(numbered), step)] or [[]]
+        rejected = 0
+        for chunk in chunks:
+            summary = push_table(Table(f"dlt table {table['name']}", columns, chunk), name, base_url=base_url,
+                                 api_key=api_key, options=options, default_rejects=rejects)
+            rejected += summary.rejected
+        if rejected:
+            raise DestinationTerminalException(f"{rejected} row(s) of table {table['name']!r} were "
                                                f"rejected: see {summary.rejects_path}")
 
     return gainsight_px_push()
