@@ -72,7 +72,9 @@ class PushSummary:
 
     @property
     def rows_per_s(self) -> float:
-        return self.rows_read / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """Rows sent per second (a dry run: rows checked per second)."""
+        rows = self.rows_read if self.dry_run else self.sent
+        return rows / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     @property
     def requests_per_s(self) -> float:
@@ -106,14 +108,16 @@ def format_summary(s: PushSummary) -> str:
     lines.append(f"{'DRY RUN: ' if s.dry_run else ''}{title} from {s.source}"
                  + (f" (dialect: {s.dialect})" if s.dialect else ""))
     add("rows read", s.rows_read)
-    split = f"{s.new:,} new to the ledger, {s.changed:,} changed" if records else ""
+    # What the ledger made of the rows to send; what happened to them follows on its own lines.
+    split = f"{s.new:,} new to the ledger, {s.changed:,} changed since last delivered" if records else ""
     if s.dry_run:
         verb = "to create" if not records else ("to update" if s.mode == "update" else "to create or update")
         add(verb, s.delivered, split)
     else:
-        add("sent", s.sent)
+        add("to send", s.to_send, split)
+        add("sent", s.sent, "answered by PX" if s.sent == s.to_send else f"answered by PX, of {s.to_send:,}")
         add("created" if not records else ("updated" if s.mode == "update" else "created/updated"),
-            s.delivered, split)
+            s.delivered)
     add("already sent" if not records else "unchanged", s.unchanged, "skipped: the ledger has them as delivered")
     add("to reject" if s.dry_run else "rejected", s.rejected,
         f"{s.rejected_invalid:,} invalid, {s.rejected_api:,} refused by the API")
@@ -126,7 +130,8 @@ def format_summary(s: PushSummary) -> str:
         add("not sent", s.not_sent, "the run stopped first; rerun to send them")
     if s.left_in_doubt:
         add("left in doubt", s.left_in_doubt, "in flight when the run stopped; the rerun resends and reports them")
-    lines.append(f"  {'elapsed':<20}{s.elapsed_s:>9.1f} s  ({s.rows_per_s:,.0f} rows/s, "
+    rate = "rows checked/s" if s.dry_run else "rows sent/s"
+    lines.append(f"  {'elapsed':<20}{s.elapsed_s:>9.1f} s  ({s.rows_per_s:,.0f} {rate}, "
                  f"{s.requests_per_s:,.0f} requests/s)")
     if s.rejects_path is not None:
         lines.append(f"  {'rejects file':<20}{s.rejects_path}")
