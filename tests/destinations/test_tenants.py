@@ -111,3 +111,20 @@ def test_configured_labels_come_from_toml_and_environment(tmp_path: Path, monkey
     assert tenants.configured_labels() == ["acme", "eu_west", "globex"]
     assert tenants.tenant("eu_west").source_kwargs["api_key"] == "k2"
     assert tenants.tenant("globex").base_url == "https://api.aptrinsic.com/v1"
+
+
+def test_the_tenant_identity_check_applies_to_each_label(make_emulator, cli) -> None:
+    acme = make_emulator(tenant=TenantSpec(users=20, accounts=2, seed=7), api_key=ACME_KEY)
+    other = make_emulator(tenant=TenantSpec(users=20, accounts=2, seed=8), api_key=GLOBEX_KEY)
+    args = ["load", "--tenant", "acme", "--resources", "users", "--progress", "none"]
+    prefix = "SOURCES__GAINSIGHT_PX__TENANTS__ACME__"
+
+    first = cli(args, **{prefix + "API_KEY": ACME_KEY, prefix + "BASE_URL": acme.base_url})
+    # acme's settings now point at another tenant (a copy-paste slip): its dataset refuses it.
+    slip = cli(args, **{prefix + "API_KEY": GLOBEX_KEY, prefix + "BASE_URL": other.base_url})
+
+    assert first[0] == 0, first[2]
+    assert slip[0] == 1 and len(slip[2].strip().splitlines()) == 1, slip[2]
+    assert "gainsight_px_acme" in slip[2] or "tenant" in slip[2].lower()
+    assert other.control.requests() == []  # refused before any request
+    assert GLOBEX_KEY not in slip[2]
