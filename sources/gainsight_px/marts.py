@@ -181,7 +181,7 @@ def refresh_views_duckdb(path: str | Path, dataset: str = DEFAULT_DATASET) -> li
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such DuckDB file (run a load or `gainsight-px demo` first)")
+        raise InputError(f"{path}: no such DuckDB file (run a load first; the demo writes gainsight_demo.duckdb)")
     escape = dlt.destinations.duckdb().capabilities().escape_identifier
     with duckdb.connect(str(path)) as con:
         tables = {r[0] for r in con.execute(
