@@ -24,7 +24,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gainsight_px.errors import GainsightPXError
+from gainsight_px.cli import DEBUG_HELP, debug_requested, report_failure, route_library_logs
 from gainsight_px.push import format_summary, push_query
 from gainsight_px.settings import DEFAULT_DATASET, DEFAULT_DUCKDB_FILE
 
@@ -66,18 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="show what would be sent; write nothing")
     parser.add_argument("--ledger", default=None, help="the delivery ledger (default .gainsight-px/ledger.sqlite)")
     parser.add_argument("--rejects", default="accounts.rejects.csv", help="where rejected rows go")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     args = parser.parse_args(argv)
 
     query = ACCOUNT_HEALTH_SQL.format(dataset='"' + args.dataset.replace('"', '""') + '"')
+    route_library_logs(debug_requested(argv))
     try:
         summary = push_query(Path(args.duckdb), "accounts", query=query, mode="update", dry_run=args.dry_run,
                              ledger=args.ledger, rejects=args.rejects)
-    except GainsightPXError as exc:
+    except BaseException as exc:  # noqa: B036 - as `gainsight-px push`: one line, Ctrl-C exits 130
         partial = getattr(exc, "summary", None)
         if partial is not None:
             print(format_summary(partial))
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return report_failure(exc, debug_requested(argv))
     print(format_summary(summary))
     return summary.exit_code
 

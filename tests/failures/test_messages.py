@@ -166,3 +166,9 @@ def test_a_dry_run_without_a_key_says_what_it_could_not_check(run, tmp_path: Pat
     assert rows_only.returncode == 0, rows_only.stderr
     assert "note: not checked against PX: no API key is configured (SOURCES__GAINSIGHT_PX__API_KEY)" \
         in rows_only.stdout
+
+
+def test_the_nightly_push_script_without_its_warehouse(emulator: Emulator, run) -> None:
+    result = run(["pipelines/push_attributes_nightly.py", "--duckdb", "nothing.duckdb"], emulator)
+
+    assert_one_message(result, 1, "error: nothing.duckdb: no such DuckDB file")
