@@ -44,6 +44,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from gainsight_px import dialects, marts, tenants
 from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
 from gainsight_px.event_source import event_streams
+from gainsight_px.load import check_tenant
 from gainsight_px.source import gainsight_px_source, listable_endpoints
 
 ENTITIES_CRON = "0 * * * *"  # hourly
@@ -101,11 +102,12 @@ def tenant_assets(label: str, *, destination: str | Any = "duckdb", dialect: str
         def new_source(factory: Any = factory, names: list[str] = names) -> Any:
             return factory(**kwargs).with_resources(*names)
 
-        out.append(_group_assets(label, group, new_source, pipeline))
+        out.append(_group_assets(label, group, new_source, pipeline, t))
     return out
 
 
-def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipeline) -> dg.AssetsDefinition:
+def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipeline,
+                  t: tenants.Tenant) -> dg.AssetsDefinition:
     # The source given here only names the assets. Each run builds its own, after
     # the pipeline is active (dlt gives a new source the active pipeline's naming,
     # and a source object carried from run to run keeps the last run's table hints).
@@ -113,12 +115,18 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
                 group_name=f"{label}_{group}", dagster_dlt_translator=_TenantTranslator(label),
                 op_tags={TENANT_TAG: label})
     def assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource, config: LoadConfig) -> Iterator[Any]:
+        # The dataset belongs to one tenant: refuse another before any request (as `gainsight-px load`).
+        # dagster-dlt drops the local dlt state before each run and restores it from the
+        # destination, which drops the binding too: it is written again after the run, so
+        # it lives in this deployment's dlt state (DLT_DATA_DIR) from run to run.
+        check_tenant(pipeline, t.base_url, t.source_kwargs["api_key"], full_refresh=config.full_refresh)
         if pipeline.has_pending_data:
             # An interrupted run left a package: load it first (run() would stop after it).
             pipeline.run()
         refresh = "drop_data" if config.full_refresh else None
         pipeline.activate()
         yield from dlt.run(context=context, dlt_source=new_source(), refresh=refresh)
+        check_tenant(pipeline, t.base_url, t.source_kwargs["api_key"], full_refresh=True)  # binds it again
         try:  # as in `gainsight-px load`: the data is loaded, views are a convenience on top
             created = marts.refresh_views(pipeline)
             context.log.info(f"views refreshed: {', '.join(created) or 'none'}")

@@ -420,6 +420,12 @@ def _check_tenant(pipeline: dlt.Pipeline, tenant: Tenant, *, full_refresh: bool,
         source_state[TENANT_STATE_KEY] = tenant.binding()
 
 
+def check_tenant(pipeline: dlt.Pipeline, base_url: str, api_key: str, *, full_refresh: bool = False,
+                 rekey: bool = False) -> None:
+    """`run_load`'s tenant check, for pipelines that other code runs (the Dagster assets)."""
+    _check_tenant(pipeline, Tenant.of(base_url, api_key), full_refresh=full_refresh, rekey=rekey)
+
+
 def _pending_failed(exc: PipelineStepFailed, secret: str | None, *, earlier: bool) -> GainsightPXError:
     """One line for a package dlt keeps pending because its load failed: the cause and the way out.
 

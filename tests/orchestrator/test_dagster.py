@@ -77,6 +77,13 @@ def test_materialize_two_tenants_entities_and_events(make_emulator, tmp_path: Pa
                                             "FROM gainsight_px_globex.session_events")
     assert events == distinct >= sessions
 
+    # acme's settings pointed at another tenant: its dataset refuses it before any request.
+    monkeypatch.setenv("SOURCES__GAINSIGHT_PX__TENANTS__ACME__BASE_URL", globex.base_url)
+    globex.control.reset_log()
+    slip = dg.materialize(tenant_assets("acme"), resources={"dlt": DagsterDltResource()}, raise_on_error=False)
+    assert not slip.success
+    assert globex.control.requests() == []
+
     jobs = {j.name for j in defs.jobs}
     assert {"acme_entities", "acme_reconcile", "globex_entities", "globex_events"} <= jobs
     assert "acme_events" not in jobs  # the contract has no event streams
