@@ -44,9 +44,9 @@ def test_the_detected_dialect_is_remembered_per_tenant(loader: Loader, make_emul
     assert again.dialect == "published (remembered)"
     assert loader.probes() == []
     assert any("API dialect published (remembered)" in line for line in again.lines())
-    # The same pipeline pointed at another server asks again.
+    # The same pipeline pointed at another server (replacing the data, the tenant check allows) asks again.
     other_server = make_emulator(dialect=PUBLISHED, tenant=TenantSpec(users=5, accounts=1, seed=3))
-    other = loader.run(resources="segments", base_url=other_server.base_url)
+    other = loader.run(resources="segments", base_url=other_server.base_url, full_refresh=True)
     assert other.dialect == "published (detected)"
     assert len(other_server.control.requests()) == 2  # the probe, then the segments
 
