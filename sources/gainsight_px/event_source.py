@@ -23,6 +23,11 @@ Events are immutable facts: an event re-read in the lookback (or after a
 crash) is the same event, so it must not be inserted twice, and there is
 nothing to update. insert-only adds only keys that are not in the table yet:
 no delete, no update, cheaper than delete-insert on tables that only grow.
+The very first load of a stream into a new table appends instead (there is
+nothing to merge with, and the scan yields each event once).
+
+Pages are fetched by a worker thread a few pages ahead (`prefetched`), so the
+requests overlap converting and writing the previous pages.
 """
 
 from __future__ import annotations
