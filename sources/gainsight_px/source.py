@@ -90,7 +90,7 @@ from gainsight_px import atomic, dialects, settings
 from gainsight_px.client import PXClient
 from gainsight_px.columns import PageConverter, column_types
 from gainsight_px.dialects import Choice
-from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect, Endpoint
+from gainsight_px.endpoints import DEFAULT_DIALECT, DIALECTS, Dialect, Endpoint
 from gainsight_px.errors import APIError, ConfigError
 from gainsight_px.event_source import event_streams, make_event_resource
 from gainsight_px.paging import MAX_EXCLUDED_KEYS, Position, Scan, ScanStats
@@ -293,8 +293,28 @@ def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingCo
         primary_key=key_column,
         write_disposition="merge",
         # Should a record appear twice in one load (a restart after it moved), keep the newest.
-        columns={key_column: {"nullable": False}, cursor_column: {"dedup_sort": "desc"}},
+        columns={key_column: {"nullable": False}, **_dedup_on(endpoint, naming, cursor_column)},
     )
+
+
+def _pipeline_columns(table_name: str) -> dict[str, str]:
+    """Column types of `table_name` in the running pipeline's stored schema (while the source is built)."""
+    try:
+        schema = dlt.current.pipeline().schemas[settings.SOURCE_NAME]
+    except Exception:  # no pipeline, or it never ran
+        return {}
+    return column_types(schema.tables.get(table_name))
+
+
+def _dedup_on(endpoint: Endpoint, naming: NamingConvention, column: str) -> dict[str, Any]:
+    """Column hints: merge keeps the row with the highest `column`, and no other cursor column of
+    this resource in any dialect competes (dlt allows one `dedup_sort` per table, and a table first
+    loaded in one dialect may be reloaded in the other)."""
+    others = {naming.normalize_identifier(name)
+              for d in DIALECTS.values() if endpoint.name in d.endpoints
+              for name in (d[endpoint.name].cursor, d[endpoint.name].modified_cursor) if name}
+    stored = _pipeline_columns(endpoint.name)  # only columns the table has (else dlt warns of empty ones)
+    return {**{c: {"dedup_sort": None} for c in others & set(stored)}, column: {"dedup_sort": "desc"}}
 
 
 def _stored_position(position: Position) -> dict[str, Any]:
@@ -401,7 +421,7 @@ def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingCon
         primary_key=key_column,
         write_disposition="merge",
         # A record found by both scans loads once: the copy with the newer lastModifiedDate.
-        columns={key_column: {"nullable": False}, modified_column: {"dedup_sort": "desc"}},
+        columns={key_column: {"nullable": False}, **_dedup_on(endpoint, naming, modified_column)},
     )
 
 

@@ -193,3 +193,20 @@ def test_the_wrong_dialect_set_says_what_to_fix(loader: Loader) -> None:
 
     with pytest.raises(GainsightPXError, match="'users' instead.*another API dialect.*SOURCES__GAINSIGHT_PX__DIALECT"):
         loader.run(resources="users", dialect="contract")
+
+
+@pytest.mark.parametrize("first", ["contract", "published"])
+def test_a_dataset_loaded_in_one_dialect_reloads_in_the_other(first: str, make_emulator, make_loader) -> None:
+    """E.g. the demo (contract emulator) into gainsight.duckdb, then a live tenant with --full-refresh."""
+    second = "published" if first == "contract" else "contract"
+    before = make_emulator(dialect=first, tenant=TenantSpec(users=40, accounts=4, seed=5))
+    after = make_emulator(dialect=second, tenant=TenantSpec(users=30, accounts=3, seed=6))
+    loader = make_loader(before)
+    loader.run(resources="users,accounts")
+
+    summary = loader.run(resources="users,accounts", base_url=after.base_url, full_refresh=True)
+    again = loader.run(resources="users,accounts", base_url=after.base_url)
+
+    assert summary.dialect == f"{second} (detected)" and summary.rows == {"users": 30, "accounts": 3}
+    assert again.rows == {"users": 0, "accounts": 0}
+    assert loader.count("users") == 30
