@@ -530,6 +530,7 @@ class HTTPTransport:
         _current.watch = watch
         _WATCHDOG.add(watch)
         response = None
+        whole = False  # the body was read to its end: the connection can be reused
         try:
             timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, self.timeout), read=self.timeout)
             response = self._pool.urlopen(
@@ -543,6 +544,7 @@ class HTTPTransport:
                 raise self._redirect(method, path, status, response.headers.get("Location"))
             try:
                 content = self._read(response, path)
+                whole = True
             except HTTPError:
                 if watch.fired:
                     raise DeadlineExceeded(f"no complete answer within {self.timeout:g} s") from None
@@ -559,10 +561,9 @@ class HTTPTransport:
             _WATCHDOG.finish(watch)
             _current.watch = None
             if response is not None:
-                if watch.fired:
-                    response.close()
-                else:
-                    response.release_conn()
+                if watch.fired or not whole:
+                    response.close()  # unread bytes would be taken for the next answer
+                response.release_conn()
 
     def _redirect(self, method: str, path: str, status: int, location: str | None) -> RedirectError:
         target = urlsplit(self.scrub(location or ""))
@@ -622,7 +623,13 @@ class HTTPTransport:
 
 
 def describe_failure(exc: BaseException, transport: HTTPTransport) -> tuple[str, str]:
-    """(kind, short text) for a transport exception: kind is connect, tls, proxy, deadline or lost."""
+    """(kind, short text) for a transport exception: kind is connect, tls, proxy, deadline or lost.
+    The text may quote what the server sent (a bad status line): the key is scrubbed from it."""
+    kind, text = _describe_failure(exc, transport)
+    return kind, transport.scrub(text)
+
+
+def _describe_failure(exc: BaseException, transport: HTTPTransport) -> tuple[str, str]:
     if isinstance(exc, DeadlineExceeded):
         return "deadline", f"no complete answer within {transport.timeout:g} s"
     if isinstance(exc, ProxyError):

@@ -217,6 +217,15 @@ def hang(seconds: float = 3600.0, *, after_head: bool = False) -> Behaviour:
     return behaviour
 
 
+def raw_bytes(data: bytes | Callable[[Request], bytes]) -> Behaviour:
+    """Write these bytes instead of an HTTP answer (a garbled status line...), then close."""
+    def behaviour(ex: Exchange) -> None:
+        with _quiet_io():
+            ex.write(data(ex.request) if callable(data) else data)
+        ex.close()
+    return behaviour
+
+
 def drop() -> Behaviour:
     """Close the connection without a word."""
     return lambda ex: ex.close()
@@ -606,6 +615,6 @@ if pytest is not None:
 
 __all__ = [
     "CA_FILE", "ConnectionCounter", "Exchange", "HostileServer", "Request", "drop", "dynamic",
-    "echo_headers", "forward", "gzip_bomb", "gzip_reply", "hang", "huge", "json_reply", "raw_reply",
+    "echo_headers", "forward", "gzip_bomb", "gzip_reply", "hang", "huge", "json_reply", "raw_bytes", "raw_reply",
     "redirect", "sequence", "times", "trickle",
 ]

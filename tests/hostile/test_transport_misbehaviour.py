@@ -271,3 +271,16 @@ def test_the_emulator_compresses_big_answers_for_clients_that_ask(emulator) -> N
     assert asked.headers.get("Content-Encoding") == "gzip" and len(asked.data) < len(plain.data) / 2
     assert plain.headers.get("Content-Encoding") is None
     assert small.headers.get("Content-Encoding") is None  # not worth it under 1 KiB
+
+
+def test_an_answer_left_unread_does_not_poison_the_next_request(hostile) -> None:
+    from gainsight_px.client import RedirectError
+    from hostile_server import raw_reply
+
+    hostile.on("GET", "/moved", raw_reply(302, b"x" * 5000, {"Location": "https://elsewhere.example/v1"}))
+    hostile.on("GET", "/users", json_reply({"results": [], "scrollId": None}))
+    client = PXClient(hostile.base_url, KEY, max_attempts=1)
+
+    with pytest.raises(RedirectError, match="redirecting to https://elsewhere.example"):
+        client.get_json("/moved")
+    assert client.get_json("/users") == {"results": [], "scrollId": None}

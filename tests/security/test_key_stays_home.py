@@ -162,3 +162,16 @@ def test_a_real_host_still_goes_through_https_proxy_without_showing_it_the_key(t
         assert proxy.received[0].startswith(b"CONNECT px-api.example.com:443 "), proxy.received[0]
         assert not any(CANARY.encode() in data for data in proxy.received)
         assert "proxy" in error_line(result) and CANARY not in result.text
+
+
+def test_a_garbled_answer_quoting_the_key_is_scrubbed_from_the_error(hostile: HostileServer) -> None:
+    from gainsight_px.client import PXClient, TransportError
+    from hostile_server import raw_bytes
+
+    hostile.on("GET", "/users", raw_bytes(lambda r: f"key was {r.headers['x-aptrinsic-api-key']}\r\n\r\n".encode()))
+    client = PXClient(hostile.base_url, CANARY, max_attempts=1)
+
+    with pytest.raises(TransportError) as caught:
+        client.get_json("/users")
+
+    assert "key was ***" in str(caught.value) and CANARY not in str(caught.value), caught.value

@@ -239,7 +239,7 @@ class Sender:
                                         f"Is the API reachable at that URL? Check {settings.BASE_URL_ENV}."))
                     continue
             except SSLError as exc:
-                self._fail(APIError(f"TLS error talking to {self.transport.base_url}: {_reason(exc)}. "
+                self._fail(APIError(f"TLS error talking to {self.transport.base_url}: {self.transport.scrub(_reason(exc))}. "
                                     f"Is it an https server? Check {settings.BASE_URL_ENV}."))
                 continue
             except (RedirectError, ResponseTooLarge) as exc:
@@ -248,7 +248,7 @@ class Sender:
             except (HTTPError, ssl.SSLError, OSError) as exc:
                 lost += 1
                 self.counters.add(lost_answers=1)
-                last_problem = f"no answer ({_reason(exc)})"
+                last_problem = f"no answer ({self.transport.scrub(_reason(exc))})"
             else:
                 status = answer.status_code
                 if 200 <= status < 300:
