@@ -210,3 +210,40 @@ def test_a_dataset_loaded_in_one_dialect_reloads_in_the_other(first: str, make_e
     assert summary.dialect == f"{second} (detected)" and summary.rows == {"users": 30, "accounts": 3}
     assert again.rows == {"users": 0, "accounts": 0}
     assert loader.count("users") == 30
+
+
+def test_done_when_the_emulator_cli_in_published_dialect_feeds_a_load_with_nothing_set(tmp_path: Path) -> None:
+    """`gainsight-px emulator --dialect published`, then `gainsight-px load` twice, no dialect anywhere."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    server = subprocess.Popen([sys.executable, "-m", "gainsight_px.cli", "emulator", "--dialect", "published",
+                               "--users", "120", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=cli_env(None, tmp_path), cwd=tmp_path)
+    try:
+        exports = ""
+        for line in server.stdout:  # type: ignore[union-attr]
+            if "export " in line:
+                exports = line
+                break
+        found = dict(re.findall(r"(SOURCES__GAINSIGHT_PX__\w+)=(\S+)", exports))
+        assert set(found) == {"SOURCES__GAINSIGHT_PX__BASE_URL", "SOURCES__GAINSIGHT_PX__API_KEY"}, exports
+        env = {**cli_env(None, tmp_path), **found}
+        lists = "users,accounts,features,engagements,segments"
+
+        first = run_cli(["load", "--resources", lists], env, tmp_path)
+        second = run_cli(["load", "--resources", lists], env, tmp_path)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+    assert first.returncode == 0, first.stderr
+    rows = {p[0]: p[1] for p in (line.split() for line in first.stdout.splitlines()) if len(p) == 2}
+    assert rows["users"] == "120" and rows["accounts"] == "12"
+    assert {"features", "engagements", "segments"} <= set(rows)
+    assert "API dialect published (detected)" in first.stdout
+    assert second.returncode == 0, second.stderr
+    again = {p[0]: p[1] for p in (line.split() for line in second.stdout.splitlines()) if len(p) == 2}
+    assert again["users"] == again["accounts"] == "0"  # nothing changed: nothing else travels
