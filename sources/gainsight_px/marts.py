@@ -165,9 +165,21 @@ def refresh_views(pipeline: Any) -> list[str]:
             columns.setdefault(table, []).append(column)
         with client.begin_transaction():
             # PostgreSQL's CREATE OR REPLACE VIEW cannot drop or rename columns; its DDL is
-            # transactional, so drop-and-create changes every view at once or none.
-            return _create_views(client.execute_sql, runnable, dataset, {r[0] for r in rows}, escape,
+            # transactional, so a view may be dropped and created and every view still changes
+            # at once or not at all. Its statements go to the driver directly: dlt's
+            # execute_sql resets the connection on an error, which would end the transaction
+            # that the savepoints need.
+            execute = client.execute_sql if dialect == "duckdb" else _native_execute(client.native_connection)
+            return _create_views(execute, runnable, dataset, {r[0] for r in rows}, escape,
                                  columns=columns, replace=dialect == "duckdb")
+
+
+def _native_execute(connection: Any) -> Callable[[str], Any]:
+    def execute(sql: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+    return execute
 
 
 def refresh_views_duckdb(path: str | Path, dataset: str = DEFAULT_DATASET) -> list[str]:
@@ -226,10 +238,11 @@ def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset:
             continue
         try:
             name = f"{escape(schema)}.{escape(view.name)}"
-            if not replace:
-                execute(f"DROP VIEW IF EXISTS {name}")
-            execute(f"{'CREATE OR REPLACE' if replace else 'CREATE'} VIEW {name} AS\n"
-                    f"{view.select_for(dataset, escape, columns)}")
+            select = view.select_for(dataset, escape, columns)
+            if replace:
+                execute(f"CREATE OR REPLACE VIEW {name} AS\n{select}")
+            else:
+                _replace_in_place_or_recreate(execute, name, select)
         except Exception as exc:  # duckdb's or dlt's database error; the caller rolls back
             raise InputError(
                 f"analyst view {view.name} (gainsight_px/sql/{view.name}.sql) does not fit the tables "
@@ -237,3 +250,17 @@ def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset:
             ) from exc
         created.append(view.name)
     return created
+
+
+def _replace_in_place_or_recreate(execute: Callable[[str], Any], name: str, select: str) -> None:
+    """PostgreSQL: CREATE OR REPLACE keeps views that analysts built on ours, but it
+    cannot drop or rename columns; then drop and create (inside the caller's transaction)."""
+    execute("SAVEPOINT gainsight_px_view")
+    try:
+        execute(f"CREATE OR REPLACE VIEW {name} AS\n{select}")
+    except Exception:
+        execute("ROLLBACK TO SAVEPOINT gainsight_px_view")
+        execute(f"DROP VIEW IF EXISTS {name}")
+        execute(f"CREATE VIEW {name} AS\n{select}")
+    else:
+        execute("RELEASE SAVEPOINT gainsight_px_view")

@@ -190,3 +190,23 @@ def test_postgres_loads_refresh_views_whose_columns_changed(emulator, tmp_path, 
     [row] = rows(pg, "SELECT custom_attributes__shoe_size FROM gainsight_px_marts.user_activity"
                      " WHERE aptrinsic_id = ?", [visitor])
     assert row == {"custom_attributes__shoe_size": 44.0}
+
+
+def test_postgres_views_that_analysts_built_on_survive_a_refresh(emulator, tmp_path, postgres_url):
+    import psycopg2
+    from warehouses import Warehouse
+
+    pg = Warehouse("postgres", postgres_url)
+    load(emulator, tmp_path, warehouse=pg)
+    con = psycopg2.connect(postgres_url)
+    with con, con.cursor() as cur:
+        cur.execute("CREATE SCHEMA team")
+        cur.execute("CREATE VIEW team.active AS SELECT aptrinsic_id FROM gainsight_px_marts.user_activity "
+                    "WHERE active_30d")
+    con.close()
+
+    summary = load(emulator, tmp_path, warehouse=pg)
+
+    assert set(summary.views) == ALL_VIEWS and not summary.warnings
+    assert "team" in {r["schema_name"] for r in pg.query("SELECT schema_name FROM information_schema.schemata")}
+    assert rows(pg, "SELECT count(*) AS n FROM team.active")[0]["n"] >= 0
