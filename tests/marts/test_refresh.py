@@ -210,3 +210,25 @@ def test_postgres_views_that_analysts_built_on_survive_a_refresh(emulator, tmp_p
     assert set(summary.views) == ALL_VIEWS and not summary.warnings
     assert "team" in {r["schema_name"] for r in pg.query("SELECT schema_name FROM information_schema.schemata")}
     assert rows(pg, "SELECT count(*) AS n FROM team.active")[0]["n"] >= 0
+
+
+def test_a_postgres_view_that_does_not_fit_changes_nothing(emulator, tmp_path, postgres_url):
+    import psycopg2
+    from warehouses import Warehouse
+
+    pg = Warehouse("postgres", postgres_url)
+    load(emulator, tmp_path, warehouse=pg)
+    con = psycopg2.connect(postgres_url)
+    with con, con.cursor() as cur:
+        cur.execute("DROP VIEW gainsight_px_marts.feature_adoption")
+        cur.execute("CREATE VIEW gainsight_px_marts.feature_adoption AS SELECT 1 AS stale")
+        cur.execute("ALTER TABLE gainsight_px.users DROP COLUMN email CASCADE")  # takes two views with it
+    con.close()
+    pipeline = dlt.pipeline("gainsight_px", pipelines_dir=str(tmp_path / "pipelines"),
+                            destination=pg.destination(), dataset_name="gainsight_px")
+
+    with pytest.raises(InputError, match=r"analyst view (dormant_accounts|user_activity) .* dataset 'gainsight_px'"):
+        marts.refresh_views(pipeline)
+
+    assert rows(pg, "SELECT * FROM gainsight_px_marts.feature_adoption") == [{"stale": 1}]  # rolled back
+    assert "user_activity" not in pg.views()
