@@ -433,6 +433,9 @@ def _pending_failed(exc: PipelineStepFailed, secret: str | None, *, earlier: boo
     out one bad package (a DuckDB out-of-memory, a table an analyst altered)
     wedges the pipeline.
     """
+    known = failures.describe(exc)  # Ctrl-C, a locked file, a full disk: the fix is not --drop-pending
+    if known is not None:
+        return known
     root: BaseException = exc
     seen: set[int] = set()
     while id(root) not in seen:
