@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import assert_one_message
+from failure_helpers import assert_one_message
 from gainsight_px.emulator import Emulator
 
 LOAD = ["load", "--progress", "none", "--page-size", "50"]  # 250 users: 6 pages
