@@ -78,6 +78,7 @@ def route_library_logs(debug: bool) -> str | None:
     after dlt starts. With --debug they stay on stderr. Returns the log path.
     """
     import logging
+    import logging.handlers
 
     logging.raiseExceptions = False  # a full disk must not turn a log write into a traceback
     if debug:
@@ -85,7 +86,9 @@ def route_library_logs(debug: bool) -> str | None:
     path = os.environ.get(LOG_ENV) or LOG_FILE
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(path, delay=True, encoding="utf-8")
+        # Bounded: an hourly job must not grow it forever (one 5 MB file and one previous).
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=5_000_000, backupCount=1, delay=True, encoding="utf-8")
     except OSError:
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
