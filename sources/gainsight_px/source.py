@@ -52,9 +52,10 @@ cheaper than merge, and it cannot keep rows PX no longer has. Runs with a
 cursor merge.
 
 Reconcile (deletions, and in the contract attribute-only changes, which
-`lastSeenDate` cannot see) is a run with `refresh="drop_data"` (see
-`load.py`): dlt resets the cursor state, the resources scan everything, and
-the tables are truncated and refilled within that load.
+`lastSeenDate` cannot see): `load.py` drops the selected resources' state
+(dlt's state-only drop: cursors, boundaries, both published positions), so
+the resources read everything and their loads replace the tables in one
+transaction (`atomic.py`).
 
 **Nested values** (published): objects become columns, one per key, named
 the way dlt's normalizer names nested fields: `location.city` ->
