@@ -60,21 +60,23 @@ DUCKDB_CREDENTIALS_KEY = "destination.duckdb.credentials"
 TENANT_STATE_KEY = "tenant"
 DUCKDB_SETTINGS_KEY = DUCKDB_CREDENTIALS_KEY + ".global_config"
 # A bounded cap and no insertion order keep a load's memory flat as the tenant grows (bench/);
-# 50k users x 100 attributes load under these defaults at ~440 MB peak RSS (2 cores).
+# figures in default_memory_limit().
 def default_memory_limit() -> str:
-    """DuckDB's cap: a quarter of this machine's RAM, within 256 MB .. 2 GB.
+    """DuckDB's cap: 256 MB, or an eighth of RAM on a machine with less than 2 GB.
 
-    A fixed 96 MB failed wide tenants (10k users x 100 attributes: the staging
-    merge's dedup window needs more than that, OutOfMemoryException); DuckDB's
-    own default (80% of RAM) lets its cache grow with the tenant. A quarter of
-    RAM keeps a load's footprint bounded and proportionate, and beyond the cap
-    DuckDB spills to its temp directory rather than failing for most operators.
+    Measured (bench/, 2 cores): a fixed 96 MB failed wide tenants (10k users x
+    100 attributes: OutOfMemoryException); at 256 MB 50k users x 100 attributes
+    load at ~460 MB peak RSS and 1M users at ~340 MB, the replacing merge's
+    dedup window included (it spills beyond the cap). A cap of a quarter of
+    RAM (2 GB here) let that merge take ~800 MB at 1M users for no gain in
+    speed, and DuckDB's own default (80% of RAM) grows with the tenant.
+    `[destination.duckdb.credentials.global_config] memory_limit` overrides it.
     """
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         total = 4 << 30
-    return f"{max(256, min(2048, total // 4 >> 20))}MB"
+    return f"{max(64, min(256, total // 8 >> 20))}MB"
 
 
 DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": default_memory_limit(), "preserve_insertion_order": False}
