@@ -99,18 +99,18 @@ def test_unknown_or_malformed_tenant_is_one_clear_line(emulator, cli) -> None:
     assert emulator.control.requests() == []
 
 
-def test_configured_labels_come_from_toml_and_environment(tmp_path: Path, monkeypatch) -> None:
-    from gainsight_px import tenants
-
-    monkeypatch.chdir(tmp_path)
+def test_configured_labels_come_from_toml_and_environment(tmp_path: Path) -> None:
+    # In a fresh interpreter: dlt reads a project's .dlt/ folder once per process.
     (tmp_path / ".dlt").mkdir()
     (tmp_path / ".dlt" / "secrets.toml").write_text(
         '[sources.gainsight_px.tenants.acme]\napi_key = "k1"\n[sources.gainsight_px.tenants.eu_west]\napi_key = "k2"\n')
-    monkeypatch.setenv("SOURCES__GAINSIGHT_PX__TENANTS__GLOBEX__API_KEY", "k3")
+    script = ("from gainsight_px import tenants; print(tenants.configured_labels()); "
+              "print(tenants.tenant('eu_west').source_kwargs['api_key'], tenants.tenant('globex').base_url)")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, env=_env(tmp_path, SOURCES__GAINSIGHT_PX__TENANTS__GLOBEX__API_KEY="k3"))
 
-    assert tenants.configured_labels() == ["acme", "eu_west", "globex"]
-    assert tenants.tenant("eu_west").source_kwargs["api_key"] == "k2"
-    assert tenants.tenant("globex").base_url == "https://api.aptrinsic.com/v1"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['acme', 'eu_west', 'globex']", "k2 https://api.aptrinsic.com/v1"]
 
 
 def test_the_tenant_identity_check_applies_to_each_label(make_emulator, cli) -> None:
