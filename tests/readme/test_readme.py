@@ -51,7 +51,9 @@ def test_every_block_of_the_readme_runs_as_written(tmp_path: Path, emulators: di
         try:
             report.append(f"{block.where()}: {runner.run(block)}")
         except BlockFailed as exc:
-            raise AssertionError(f"{exc}\n\nblocks before it:\n" + "\n".join(report)) from None
+            why = env.get("README_RUNNER_NO_POSTGRES")
+            note = f"\n(no PostgreSQL for the README here: {why})" if why and "postgres" in str(exc) else ""
+            raise AssertionError(f"{exc}{note}\n\nblocks before it:\n" + "\n".join(report)) from None
     print("\n".join(report))
 
 
