@@ -97,3 +97,20 @@ def test_the_runner_refuses_what_would_change_its_venv_and_unknown_blocks(tmp_pa
     with pytest.raises(BlockFailed, match="needs a reason"):
         runner.run(Block("bash", "true\n", 1, {"not-run": [""]}))
     assert runner.run(Block("text", "anything\n", 1)) == "shown"
+
+
+def test_the_defaults_the_readme_states_are_the_code_s() -> None:
+    import re
+
+    from gainsight_px import settings
+    from gainsight_px.demo import DEFAULT_USERS, DEMO_DUCKDB_FILE
+
+    text = README.read_text(encoding="utf-8")
+    rates = {float(m) for m in re.findall(r"(?:default `--rate` of |\(default )(\d+)(?:/s| requests/s)", text)}
+    assert rates == {settings.DEFAULT_PUSH_RATE}, rates
+    concurrency = {int(m) for m in re.findall(r"`--concurrency`[^)]*default (\d+)", text)}
+    assert concurrency == {settings.DEFAULT_PUSH_CONCURRENCY}, concurrency
+    assert f"The demo starts an emulator with {DEFAULT_USERS:,} users" in text
+    assert f"`./{DEMO_DUCKDB_FILE}`" in text and f"`./{settings.DEFAULT_DUCKDB_FILE}`" in text
+    minutes = round(50_000 / settings.DEFAULT_PUSH_RATE / 60 * 2) / 2  # to the half minute
+    assert f"50,000 rows takes about {minutes:g} minutes" in text
