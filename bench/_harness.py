@@ -40,6 +40,9 @@ from gainsight_px.endpoints import CONTRACT
 BENCH_DIR = Path(__file__).resolve().parent
 API_KEY = settings.EMULATOR_API_KEY
 USERS = CONTRACT["users"]
+# The synthetic tenant's own customAttributes keys per user (plan, seats, nps, beta,
+# renewalDate, region); TenantSpec.extra_attributes adds more.
+BASE_CUSTOM_ATTRIBUTES = 6
 
 # Generating 1M users takes a few seconds on a quiet machine; leave room for a busy one.
 EMULATOR_START_TIMEOUT_S = 600.0
@@ -60,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
     """Child side: serve a tenant until stdin closes (the parent exiting closes it too)."""
     from gainsight_px.emulator import Emulator, TenantSpec
 
-    spec = TenantSpec(users=args.users, seed=args.seed)
+    spec = TenantSpec(users=args.users, seed=args.seed, extra_attributes=args.extra_attributes)
     extra: dict[str, Any] = {}
     if args.events:  # an event history: the published dialect, one stream of `events` events
         from gainsight_px.emulator.events import EventSpec
@@ -101,13 +104,18 @@ def _wait_until_serving(handle: EmulatorHandle, deadline: float) -> None:
 
 @contextlib.contextmanager
 def emulator_process(users: int, *, seed: int = 42, rate_limit: float | None = None,
-                     events: tuple[str, int, int] | None = None) -> Iterator[EmulatorHandle]:
+                     events: tuple[str, int, int] | None = None,
+                     custom_attributes: int | None = None) -> Iterator[EmulatorHandle]:
     """Start the emulator in its own process, wait until it serves /users, stop it on exit.
 
     `events=(stream, total, days)` serves the published dialect with an event
-    history of `total` events of `stream` over `days` days.
+    history of `total` events of `stream` over `days` days. `custom_attributes`
+    gives every user that many custom attributes (at least the tenant's own
+    BASE_CUSTOM_ATTRIBUTES, some of them missing on some users).
     """
     cmd = [sys.executable, str(Path(__file__).resolve()), "serve", "--users", str(users), "--seed", str(seed)]
+    if custom_attributes is not None:
+        cmd += ["--extra-attributes", str(max(0, custom_attributes - BASE_CUSTOM_ATTRIBUTES))]
     if rate_limit is not None:
         cmd += ["--rate-limit", str(rate_limit)]
     if events is not None:
@@ -302,6 +310,8 @@ class Target:
 
     def cells(self) -> list[str]:
         def show(v: float) -> str:
+            if not self.unit and float(v).is_integer():  # a count (requests, rows)
+                return f"{v:,.0f}"
             return f"{v:,.2f}{self.unit}" if abs(v) < 100 else f"{v:,.0f}{self.unit}"
         measured = "-" if self.measured is None else show(self.measured)
         return [self.name, measured, f"{self.op} {show(self.threshold)}", self.verdict, self.note]
@@ -421,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--events", type=int, default=0)
     serve.add_argument("--event-stream", default="session_events")
     serve.add_argument("--event-days", type=int, default=90)
+    serve.add_argument("--extra-attributes", type=int, default=0)
     args = parser.parse_args(argv)
     return _serve(args)
 

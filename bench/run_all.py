@@ -1,7 +1,8 @@
 """Every bench in one run: full-load sweep, incremental, push; then all targets.
 
-    python bench/run_all.py                              # the recorded run (100k + 1M users, 10M events)
+    python bench/run_all.py                              # the recorded run (100k-3M users, 1M x 100, 10M events)
     python bench/run_all.py --smoke                      # tiny: proves the scripts still work
+    python bench/run_all.py --users 100000 200000 --wide-users 200000 --events 1000000   # a quick run
     python bench/run_all.py --markdown-out bench/last.md # also write the tables as markdown
 
 Exit 0 when every contender loaded exactly the tenant's rows and every part
@@ -23,6 +24,7 @@ import bench_load
 import push_section
 
 SMOKE_USERS = 2_000
+SMOKE_WIDE_USERS = 1_000
 SMOKE_EVENTS = 5_000
 
 
@@ -31,9 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help=f"tiny run ({SMOKE_USERS:,} users, few push rows): proves the scripts work")
     parser.add_argument("--users", type=int, nargs="+",
-                        help="full-load sizes (default: 100000 1000000; smoke: 2000)")
+                        help="full-load sizes (default: 100000 200000 1000000 3000000; smoke: 2000)")
+    parser.add_argument("--attributes", type=int, default=bench_load.DEFAULT_ATTRIBUTES,
+                        help=f"custom attributes per user (default {bench_load.DEFAULT_ATTRIBUTES})")
+    parser.add_argument("--peer-max-users", type=int, default=bench_load.PEER_SIZE,
+                        help=f"the peer runs only up to this size (default {bench_load.PEER_SIZE:,})")
+    parser.add_argument("--wide-users", type=int,
+                        help=f"users of the wide tenant, 0 to skip (default {bench_load.DEFAULT_WIDE_USERS:,}; "
+                             f"smoke: {SMOKE_WIDE_USERS:,})")
+    parser.add_argument("--wide-attributes", type=int, default=bench_load.DEFAULT_WIDE_ATTRIBUTES,
+                        help=f"custom attributes per wide user (default {bench_load.DEFAULT_WIDE_ATTRIBUTES})")
     parser.add_argument("--incremental-users", type=int,
-                        help="incremental tenant size (default: the largest full-load size)")
+                        help="incremental tenant size (default: 1000000, or the largest size under it)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="full-load runs per contender, interleaved; the fastest is reported (default 1)")
     parser.add_argument("--events", type=int,
@@ -50,12 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="px-bench-") as tmp:
         workroot = Path(tmp)
         if "load" not in args.skip:
-            load = bench_load.run(sizes, workroot=workroot, repeat=max(1, args.repeat))
-            report += bench_load.tables(load)
-            targets += bench_load.targets(load)
-            errors += load.errors
+            load = bench_load.run(sizes, workroot=workroot, repeat=max(1, args.repeat), attributes=args.attributes,
+                                  peer_max_users=args.peer_max_users)
+            wide_users = args.wide_users if args.wide_users is not None else (
+                SMOKE_WIDE_USERS if args.smoke else bench_load.DEFAULT_WIDE_USERS)
+            wide = bench_load.run_wide(wide_users, workroot=workroot, attributes=args.wide_attributes,
+                                       repeat=max(1, args.repeat)) if wide_users > 0 else None
+            report += bench_load.tables(load) + (bench_load.tables(wide) if wide else [])
+            targets += bench_load.targets(load, wide)
+            errors += load.errors + (wide.errors if wide else [])
         if "incremental" not in args.skip:
-            incremental = bench_incremental.run(args.incremental_users or sizes[-1], workroot=workroot)
+            under = [n for n in sizes if n <= bench_incremental.DEFAULT_USERS] or sizes
+            incremental = bench_incremental.run(args.incremental_users or under[-1], workroot=workroot)
             report += bench_incremental.tables(incremental)
             targets += bench_incremental.targets(incremental)
             errors += incremental.errors

@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE_USERS = 2_000
+SMOKE_WIDE_USERS = 1_000
 
 
 def table_rows(report: str, title: str) -> dict[str, list[str]]:
@@ -42,8 +43,11 @@ def test_run_all_smoke_prints_every_contender_and_section(tmp_path: Path) -> Non
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-5000:]}"
     out = proc.stdout
 
-    load = table_rows(out, f"Full load of /users, {SMOKE_USERS:,} users")
+    load = table_rows(out, f"Full load of /users, {SMOKE_USERS:,} users x 20 custom attributes")
     assert set(load) == {"floor", "peer", "ours"}
+    wide = table_rows(out, f"Full load of /users, {SMOKE_WIDE_USERS:,} users x 100 custom attributes")
+    assert set(wide) == {"floor", "ours"}
+    assert all(number(cells[0]) == SMOKE_WIDE_USERS for cells in wide.values())
     for name, (rows, seconds, rate, rss, requests, *_rest) in load.items():
         assert number(rows) == SMOKE_USERS, name
         assert number(seconds) > 0 and number(rate) > 0, name
@@ -52,14 +56,19 @@ def test_run_all_smoke_prints_every_contender_and_section(tmp_path: Path) -> Non
         assert number(requests) >= SMOKE_USERS / 500, name
 
     incremental = table_rows(out, f"Incremental load after activity on 20 of {SMOKE_USERS:,} users")
-    assert set(incremental) == {"full", "incremental"}
+    assert set(incremental) == {"full", "no change", "incremental"}
     assert number(incremental["full"][0]) == SMOKE_USERS
-    # The incremental run fetches the active users, not the tenant again.
-    assert 20 <= number(incremental["incremental"][0]) < SMOKE_USERS
+    # Nothing changed: one request, no rows.
+    assert number(incremental["no change"][0]) == 0 and number(incremental["no change"][1]) == 1
+    # The incremental run fetches exactly the active users, not the tenant again.
+    assert number(incremental["incremental"][0]) == 20
 
     assert any(line.startswith("Push") for line in out.splitlines()), out
     targets = table_rows(out, "Targets")
-    assert {"ours/peer rows/s", "ours/floor rows/s", "ours peak RSS", "incremental / full time"} <= set(targets)
+    assert {"ours/peer rows/s", "ours/floor rows/s", "ours peak RSS", "ours RSS growth",
+            "wide: ours/floor rows/s", "wide: ours peak RSS", "incremental / full time",
+            "incremental rows fetched", "no-change requests", "no-change / full time",
+            "events rows/s vs floor", "push share of limit", "push 429s", "push CPU"} <= set(targets)
     assert all(cells[2] in ("PASS", "MISS", "n/a") for cells in targets.values())
 
     md = markdown.read_text(encoding="utf-8")
