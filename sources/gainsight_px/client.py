@@ -541,7 +541,7 @@ class HTTPTransport:
             )
             status = response.status
             if 300 <= status < 400:
-                raise self._redirect(method, path, status, response.headers.get("Location"))
+                raise self._redirect(method, path.split("?")[0], status, response.headers.get("Location"))
             try:
                 content = self._read(response, path)
                 whole = True
@@ -580,8 +580,8 @@ class HTTPTransport:
         """The body, decompressed, within the size limits."""
         encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
-            raise ResponseTooLarge(f"GET {path}: the server sent Content-Encoding {encoding!r}, "
-                                   "which was not asked for", path=path)
+            raise ResponseTooLarge(f"{self.url(path).split('?')[0]}: the server sent Content-Encoding "
+                                   f"{self.scrub(encoding)!r}, which was not asked for", path=path)
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
             raise self._too_large(path, "body", int(declared), MAX_RESPONSE_BYTES)
@@ -613,7 +613,7 @@ class HTTPTransport:
 
     def _too_large(self, path: str, what: str, size: int, limit: int) -> ResponseTooLarge:
         return ResponseTooLarge(
-            f"GET {self.url(path).split('?')[0]}: the {what} is over {limit // (1024 * 1024)} MiB "
+            f"{self.url(path).split('?')[0]}: the {what} is over {limit // (1024 * 1024)} MiB "
             f"(at least {size:,} bytes); refused. Ask for smaller pages (page_size) or check that "
             f"{settings.BASE_URL_ENV} is the PX API.", path=path,
         )
