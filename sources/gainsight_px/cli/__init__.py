@@ -17,7 +17,7 @@ import importlib
 import os
 import sys
 import traceback
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gainsight_px import __version__
 from gainsight_px.errors import GainsightPXError, Interrupted
@@ -83,14 +83,14 @@ def route_library_logs(debug: bool) -> str | None:
     logging.raiseExceptions = False  # a full disk must not turn a log write into a traceback
     if debug:
         return None
+    class _LazyLog(logging.handlers.RotatingFileHandler):
+        def _open(self) -> Any:  # the folder only when there is something to write
+            os.makedirs(os.path.dirname(self.baseFilename), exist_ok=True)
+            return super()._open()
+
     path = os.environ.get(LOG_ENV) or LOG_FILE
-    try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        # Bounded: an hourly job must not grow it forever (one 5 MB file and one previous).
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=5_000_000, backupCount=1, delay=True, encoding="utf-8")
-    except OSError:
-        handler = logging.NullHandler()
+    # Bounded: an hourly job must not grow it forever (one 5 MB file and one previous).
+    handler: logging.Handler = _LazyLog(path, maxBytes=5_000_000, backupCount=1, delay=True, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     dlt_logger = logging.getLogger("dlt")
     for old in list(dlt_logger.handlers):
