@@ -108,6 +108,7 @@ RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
 THROTTLE_STATUSES = frozenset({400, 409, 429})
 THROTTLE_MESSAGE = "duplicate request blocked"  # PX's own words for "too fast, wait"
 _READ_CHUNK = 256 * 1024
+_INFLATE_STEP = 4 * 1024 * 1024
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 REQUEST_TIMEOUT_SETTING = "SOURCES__GAINSIGHT_PX__REQUEST_TIMEOUT"
@@ -598,7 +599,8 @@ class HTTPTransport:
                 continue
             data = chunk
             while data:
-                piece = decoder.decompress(data, MAX_DECODED_BYTES - out_total + 1)
+                # Bounded steps: one 256 kB chunk of a bomb would otherwise inflate to ~256 MB at once.
+                piece = decoder.decompress(data, min(_INFLATE_STEP, MAX_DECODED_BYTES - out_total + 1))
                 out_total += len(piece)
                 if out_total > MAX_DECODED_BYTES:
                     raise self._too_large(path, "decompressed body", out_total, MAX_DECODED_BYTES)
