@@ -175,3 +175,24 @@ def test_a_garbled_answer_quoting_the_key_is_scrubbed_from_the_error(hostile: Ho
         client.get_json("/users")
 
     assert "key was ***" in str(caught.value) and CANARY not in str(caught.value), caught.value
+
+
+def test_no_proxy_and_proxy_schemes_are_honoured_for_real_hosts(monkeypatch) -> None:
+    from gainsight_px.client import HTTPTransport
+    from gainsight_px.errors import ConfigError
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+
+    def proxy_for(url: str) -> str | None:
+        return HTTPTransport(url, "k", api_key_header="X-APTRINSIC-API-KEY").proxy
+
+    assert proxy_for("https://api.aptrinsic.com/v1") == "http://proxy.corp:3128"
+    assert proxy_for("https://localhost:8443/v1") is None and proxy_for("http://[::1]:8080/v1") is None
+    monkeypatch.setenv("NO_PROXY", "aptrinsic.com")
+    assert proxy_for("https://api.aptrinsic.com/v1") is None
+    assert proxy_for("https://api.eu.example.com/v1") == "http://proxy.corp:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://proxy.corp:1080")
+    with pytest.raises(ConfigError, match="socks5"):
+        proxy_for("https://api.eu.example.com/v1")
