@@ -92,5 +92,5 @@ def test_without_the_variable_it_reads_gainsight_duckdb_in_the_working_directory
     with pytest.raises(CellExecutionError) as err:
         execute(tmp_path)
     assert f"{tmp_path / 'gainsight.duckdb'}: no DuckDB file here" in str(err.value)
-    assert "gainsight-px demo" in str(err.value)
+    assert "gainsight-px load" in str(err.value) and "gainsight_demo.duckdb" in str(err.value)  # the demo's file
     assert not (tmp_path / "gainsight.duckdb").exists()  # read-only: never creates an empty file
