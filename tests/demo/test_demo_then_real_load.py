@@ -28,6 +28,14 @@ def test_after_the_demo_the_closing_hint_runs_a_clean_real_load(emulator: Emulat
     assert hint[2].strip().startswith(f"export {BASE_URL_ENV}=https://api.aptrinsic.com/v1")
     assert hint[3].strip().endswith("gainsight-px load")
 
+    # The example queries run as printed.
+    tries = demo.stdout[demo.stdout.index("Try it yourself:"):demo.stdout.index("Next, load")].splitlines()[1:]
+    commands = [line.strip() for line in tries if line.strip() and not line.strip().startswith("#")]
+    assert len(commands) == 2
+    for command in commands:
+        ran = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0 and "│" in ran.stdout, (command, ran.stderr)
+
     # The hint as a user follows it, with the emulator standing in for their tenant.
     real = cli(["load", "--progress", "none"], tmp_path,
                **{API_KEY_ENV: EMULATOR_API_KEY, BASE_URL_ENV: emulator.base_url})
