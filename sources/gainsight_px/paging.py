@@ -6,9 +6,14 @@ whose answer is lost after the server may already have moved on, needs a
 
 - The scan ends on a short or empty page; a `scrollId` that stays set on the
   last page is expected (docs/api-behaviour.md) and ignored.
-- A server that loops (the same page again, or more pages than
-  `ceil(totalHits / pageSize) + 2`) raises `PagingError` instead of loading
-  forever.
+- A server that loops (the same page again, a full page sharing more than half
+  its keys with the page before, more pages than `ceil(totalHits / pageSize)
+  + 2`, or without `totalHits` more than `MAX_SCROLL_PAGES` = 20,000 pages)
+  raises `PagingError` instead of loading forever.
+- A scan that ends on a short page having received fewer records than its
+  first page's `totalHits` is resumed like a broken scroll (below); the
+  resumed scan asks again, so records deleted meanwhile lower the new total.
+  One that keeps ending short fails after `MAX_RESTARTS` restarts.
 - The first page of a scan is idempotent and retried by the client on 429/5xx
   and connection errors. A continuation is retried on 429 only. An expired or
   unknown scroll, a 5xx, a dropped connection or a cut-off body on a
@@ -78,6 +83,10 @@ log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 10  # consecutive restarts that yield nothing new, before giving up
 MAX_NUMBERED_PAGES = 10_000  # page-number scans: a bound for servers that never say "last page"
+# Scroll scans without totalHits: 20,000 pages (10M records at 500 a page) and no more.
+MAX_SCROLL_PAGES = 20_000
+# A full page sharing more than this share of its keys with the page before is a repeat.
+MAX_REPEATED_SHARE = 0.5
 PAGE_SLACK = 2  # pages allowed beyond ceil(totalHits / pageSize)
 # Boundary keys sent as server-side exclusions (the query stays under ~3 KB).
 MAX_EXCLUDED_KEYS = 50
@@ -263,12 +272,16 @@ class Scan:
         params = self.first_page_params()
         seen_pages: set[tuple[int, str, str]] = set()
         page_limit: int | None = None
+        total: int | None = None
+        received = 0  # records this scan was sent (repeats included)
+        previous: set[int] = set()  # key hashes of the page before
         pages = 0
         while True:
             first = pages == 0
             body = self._get(path, params, first)
             records = self._records(body, path)
             pages += 1
+            received += len(records)
             self.stats.pages += 1
             if self.endpoint.paging != "scroll":
                 out = self._emit(records)
@@ -276,8 +289,9 @@ class Scan:
                     yield out
                 return
             if first:
-                total = body.get(d.total_key)
-                if type(total) is int and total >= 0:
+                hits = body.get(d.total_key)
+                if type(hits) is int and hits >= 0:
+                    total = hits
                     page_limit = math.ceil(total / self.page_size) + PAGE_SLACK
             if records:
                 fingerprint = self._fingerprint(records)
@@ -288,15 +302,26 @@ class Scan:
                         method="GET", path=path,
                     )
                 seen_pages.add(fingerprint)
-            if page_limit is not None and pages > page_limit:
-                raise PagingError(
-                    f"GET {path}: more pages than {d.total_key} allows ({pages} > {page_limit}); "
-                    "the scroll does not end.", method="GET", path=path,
-                )
+                keys = {hash(_key(r, self.key_field)) for r in records}
+                if len(records) >= self.page_size and len(keys & previous) > MAX_REPEATED_SHARE * len(keys):
+                    raise PagingError(
+                        f"GET {path}: page {pages} repeats {len(keys & previous)} of the {len(keys)} records "
+                        f"of the page before; the {d.scroll_param} does not advance.", method="GET", path=path,
+                    )
+                previous = keys
+            limit = page_limit if page_limit is not None else MAX_SCROLL_PAGES
+            if pages > limit:
+                why = (f"more pages than {d.total_key} allows ({pages} > {page_limit})" if page_limit is not None
+                       else f"{MAX_SCROLL_PAGES:,} pages without {d.total_key} (paging.MAX_SCROLL_PAGES)")
+                raise PagingError(f"GET {path}: {why}; the scroll does not end.", method="GET", path=path)
             out = self._emit(records)
             if out:
                 yield out
             if len(records) < self.page_size:
+                if total is not None and received < total:
+                    # Records deleted meanwhile are fine: the restart asks again and gets a new total.
+                    raise _Restart(f"the scan ended after {received:,} of the {total:,} records "
+                                   f"{d.total_key} announced")
                 return  # short or empty page: the scan is over, whatever scrollId says
             scroll_id = body.get(d.scroll_param)
             if not scroll_id or not isinstance(scroll_id, str):
