@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -94,7 +95,8 @@ from gainsight_px.dialects import Choice
 from gainsight_px.endpoints import DEFAULT_DIALECT, DIALECTS, Dialect, Endpoint
 from gainsight_px.errors import APIError, ConfigError
 from gainsight_px.event_source import event_streams, make_event_resource
-from gainsight_px.paging import MAX_EXCLUDED_KEYS, Position, Scan, ScanStats
+from gainsight_px.gcpause import collector_paused
+from gainsight_px.paging import MAX_CLOCK_SKEW_MS, MAX_EXCLUDED_KEYS, Position, Scan, ScanStats
 from gainsight_px.windows import DEFAULT_LOOKBACK_S, DEFAULT_WINDOW_DAYS
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,8 @@ def _publish(stats: Any) -> None:
     metrics["requests"] = stats.requests
     metrics["pages"] = stats.pages
     metrics["restarts"] = stats.restarts
+    if getattr(stats, "warnings", None):  # e.g. a cursor value from the future (paging.py)
+        metrics.setdefault("warnings", []).extend(stats.warnings)
 
 
 def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | None = None,
@@ -187,6 +191,7 @@ def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | N
         finally:
             for name in ("requests", "pages", "records", "restarts"):
                 setattr(stats, name, getattr(stats, name) + getattr(scan.stats, name))
+            stats.warnings.extend(scan.stats.warnings)
         return
     batch: list[dict[str, Any]] = []
     first = True
@@ -200,13 +205,14 @@ def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | N
         first = False
         return converted
 
-    for records in scan.pages():
-        batch.extend(records)
-        if len(batch) >= batch_rows:
-            yield table()
-            batch = []
-    if batch or (first and replace is not None and atomic.replaces(replace)):
-        yield table()  # an empty full read still replaces: the table is emptied
+    with collector_paused():  # the records hold no cycles: refcounting frees them (gcpause.py)
+        for records in scan.pages():
+            batch.extend(records)
+            if len(batch) >= batch_rows:
+                yield table()
+                batch = []
+        if batch or (first and replace is not None and atomic.replaces(replace)):
+            yield table()  # an empty full read still replaces: the table is emptied
 
 
 def _converter_factory(endpoint: Endpoint, naming: NamingConvention) -> Any:
@@ -286,6 +292,7 @@ def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingCo
         finally:
             _publish(scan.stats)
         state[BOUNDARY_STATE_KEY] = _stored_position(scan.position)
+        _hold_back_future_cursor(state, cursor_column, scan.position.cursor)
 
     return dlt.resource(
         rows,
@@ -316,6 +323,17 @@ def _dedup_on(endpoint: Endpoint, naming: NamingConvention, column: str) -> dict
               for name in (d[endpoint.name].cursor, d[endpoint.name].modified_cursor) if name}
     stored = _pipeline_columns(endpoint.name)  # only columns the table has (else dlt warns of empty ones)
     return {**{c: {"dedup_sort": None} for c in others & set(stored)}, column: {"dedup_sort": "desc"}}
+
+
+def _hold_back_future_cursor(state: dict[str, Any], cursor_column: str, sane_ms: int | None) -> None:
+    """dlt's incremental takes the max of the cursor column, a value from the future included
+    (Arrow tables allow only min/max): put it back to the highest sane value the scan reached
+    (paging.MAX_CLOCK_SKEW_MS), or the next run would start in year 9999 and load nothing."""
+    stored = ((state.get("incremental") or {}).get(cursor_column) or {})
+    last = to_epoch_ms(stored.get("last_value")) if stored.get("last_value") is not None else None
+    if last is None or last <= time.time() * 1000 + MAX_CLOCK_SKEW_MS:
+        return
+    stored["last_value"] = pendulum.from_timestamp(sane_ms / 1000, tz="UTC") if sane_ms is not None else None
 
 
 def _stored_position(position: Position) -> dict[str, Any]:
