@@ -60,6 +60,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,6 +87,8 @@ MAX_NUMBERED_PAGES = 10_000  # page-number scans: a bound for servers that never
 # Scroll scans without totalHits: 20,000 pages (10M records at 500 a page) and no more.
 MAX_SCROLL_PAGES = 20_000
 # A full page sharing more than this share of its keys with the page before is a repeat.
+# A cursor value further than this ahead of this machine's clock never moves the cursor.
+MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
 MAX_REPEATED_SHARE = 0.5
 PAGE_SLACK = 2  # pages allowed beyond ceil(totalHits / pageSize)
 # Boundary keys sent as server-side exclusions (the query stays under ~3 KB).
@@ -111,6 +114,7 @@ class ScanStats:
     pages: int = 0
     records: int = 0  # yielded (after skipping records already yielded)
     restarts: int = 0
+    warnings: list[str] = field(default_factory=list)  # said once each, shown in the load summary
 
 
 class _Restart(Exception):
@@ -392,6 +396,24 @@ class Scan:
 
     # -- skipping and position --------------------------------------------------
 
+    def _sane(self, keys: list[str], values: list[int | None], field_name: str | None) -> list[int | None]:
+        """Cursor values with those beyond now + MAX_CLOCK_SKEW_MS hidden (None) from the position.
+
+        The record itself still loads; only the next run's start ignores it, so one
+        record stamped 9999-12-31 cannot move the cursor past every later change.
+        """
+        limit = _now_ms() + MAX_CLOCK_SKEW_MS
+        if not any(v is not None and v > limit for v in values):
+            return values
+        for key, value in zip(keys, values, strict=True):
+            if value is not None and value > limit and len(self.stats.warnings) < 5:
+                when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(min(value, 253402300799999) / 1000))
+                message = (f"{self.endpoint.name} record {self.key_field}={key!r} has {field_name} {when}, "
+                           f"beyond now + {MAX_CLOCK_SKEW_MS // 60000} min: loaded, but the cursor ignores it")
+                self.stats.warnings.append(message)
+                log.warning("%s", message)
+        return [None if v is not None and v > limit else v for v in values]
+
     def _emit(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Drop records already yielded, advance the positions; return what is new."""
         key_field, cursor_field = self.key_field, self.cursor_field
@@ -432,12 +454,17 @@ class Scan:
                 values = [v for v, ok in zip(values, keep, strict=True) if ok]
         self._yielded.extend(hashes)
         if values is not None:
+            values = self._sane(keys, values, cursor_field)
             self.position = _advanced(self.position, keys, values, None) or self.position
         if self.track_field and records:
-            tracked = [as_ms(v) for v in _column(records, self.track_field)]
+            tracked = self._sane(keys, [as_ms(v) for v in _column(records, self.track_field)], self.track_field)
             self.tracked = _advanced(self.tracked, keys, tracked, None) or self.tracked
         self.stats.records += len(records)
         return records
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _advanced(pos: Position | None, keys: list[str], values: list[int | None],
