@@ -109,3 +109,12 @@ def test_the_ledger_stores_no_key(px: PushHarness) -> None:
         tenants = conn.execute("SELECT base_url, tenant_id, salt, key_hash FROM tenants").fetchall()
     assert len(tenants) == 1 and tenants[0][0] == normalise_base_url(px.emulator.base_url)
     assert px.emulator.api_key not in repr(tenants)
+
+
+def test_a_rejects_path_that_cannot_be_written_stops_the_push_before_any_request(px: PushHarness) -> None:
+    users = px.csv("users.csv", HEADER, [*ROWS, ["tenant-bad", "not-an-email", "X"]])
+    folder = px.workdir / "a-folder"
+    folder.mkdir()
+    run = px.push("users", users, "--no-progress", "--rejects", folder)
+    assert run.code == 1 and "is a directory" in run.err and "--rejects" in run.err
+    assert px.write_requests() == []

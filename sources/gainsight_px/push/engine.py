@@ -257,6 +257,9 @@ def push_table(table: Table, entity: str, *, base_url: str | None = None, api_ke
     rejects_path = Path(opts.rejects) if opts.rejects else default_rejects
     if not rejects_path.parent.is_dir():  # found now, not after the rows went out
         raise InputError(f"--rejects {rejects_path}: the directory {rejects_path.parent} does not exist")
+    if rejects_path.is_dir() or not os.access(rejects_path.parent, os.W_OK):
+        what = "is a directory" if rejects_path.is_dir() else f"cannot be written in {rejects_path.parent}"
+        raise InputError(f"--rejects {rejects_path}: {what}; pass another --rejects PATH")
     summary.ledger_path = ledger_path(opts.ledger)
     undated = sum(1 for p in checked.payloads if "date" not in p.body) if target.key_field is None else 0
     items = _prepare(checked.payloads, target)
@@ -279,7 +282,11 @@ def push_table(table: Table, entity: str, *, base_url: str | None = None, api_ke
                 fatal = _deliver(to_send, target, ledger, summary, api_rejects, table, base_url, api_key, opts)
         finally:
             summary.elapsed_s = time.monotonic() - started
-            summary.rejects_path = write_rejects(rejects_path, table.columns, [*invalid, *api_rejects])
+            try:
+                summary.rejects_path = write_rejects(rejects_path, table.columns, [*invalid, *api_rejects])
+            except GainsightPXError as exc:  # the summary still prints (cli/push.py)
+                exc.summary = summary  # type: ignore[attr-defined]
+                raise
     if fatal is not None:
         fatal.summary = summary  # type: ignore[attr-defined]
         raise fatal
