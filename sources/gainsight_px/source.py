@@ -227,14 +227,17 @@ def _replace_hints(cursor_column: str | None) -> Any:
 
 
 def _make_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
-                   page_size: int | None, initial: datetime | None, run: RunContext | None = None) -> DltResource:
+                   page_size: int | None, initial: datetime | None, run: RunContext | None = None,
+                   lookback_s: float = 0.0) -> DltResource:
     """The resource for `endpoint`: two cursors, one cursor, or a full read replacing its table."""
     run = run or RunContext()
     if not endpoint.incremental:
         return _full_read_resource(endpoint, client, naming, page_size=page_size, run=run)
     if endpoint.modified_cursor:
-        return _two_cursor_resource(endpoint, client, naming, page_size=page_size, initial=initial, run=run)
-    return _incremental_resource(endpoint, client, naming, page_size=page_size, initial=initial, run=run)
+        return _two_cursor_resource(endpoint, client, naming, page_size=page_size, initial=initial, run=run,
+                                    lookback_s=lookback_s)
+    return _incremental_resource(endpoint, client, naming, page_size=page_size, initial=initial, run=run,
+                                 lookback_s=lookback_s)
 
 
 def _full_read_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
@@ -262,7 +265,8 @@ def _full_read_resource(endpoint: Endpoint, client: PXClient, naming: NamingConv
 
 
 def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
-                          page_size: int | None, initial: datetime | None, run: RunContext) -> DltResource:
+                          page_size: int | None, initial: datetime | None, run: RunContext,
+                          lookback_s: float = 0.0) -> DltResource:
     """One cursor (the contract's lastSeenDate) kept by dlt's incremental."""
     key_column = naming.normalize_identifier(endpoint.primary_key)
     cursor_column = naming.normalize_identifier(endpoint.cursor)  # type: ignore[arg-type]
@@ -274,6 +278,7 @@ def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingCo
         # so dlt's own per-row hashing would only cost CPU.
         primary_key=(),
         on_cursor_value_missing="include",  # never-seen users load too
+        lag=lookback_s or None,  # dlt keeps rows down to the cursor minus the lookback
     )
 
     def rows(cursor: dlt.sources.incremental[datetime] = cursor_spec) -> Iterator[pa.Table]:
@@ -282,6 +287,8 @@ def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingCo
         state = dlt.current.resource_state()
         boundary = state.get(BOUNDARY_STATE_KEY) or {}
         keys = set(boundary.get("keys") or ()) if boundary.get("cursor") == start_ms else set()
+        if start_ms is not None and lookback_s:
+            start_ms, keys = start_ms - round(lookback_s * 1000), set()  # late activity: re-read, merge
         start = Position(start_ms, keys) if start_ms is not None else None
         scan = Scan(client, endpoint, page_size=page_size, start=start)
         try:
@@ -380,7 +387,8 @@ class RunContext:
 
 
 def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
-                         page_size: int | None, initial: datetime | None, run: RunContext) -> DltResource:
+                         page_size: int | None, initial: datetime | None, run: RunContext,
+                         lookback_s: float = 0.0) -> DltResource:
     """Activity (lastSeenDate) and attribute changes (lastModifiedDate), positions in resource state."""
     seen_field, modified_field = endpoint.cursor, endpoint.modified_cursor
     assert seen_field and modified_field
@@ -397,6 +405,11 @@ def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingCon
         modified = _loaded_position(stored.get(modified_field))
         if seen is None and initial_ms is not None:
             seen, modified = Position(initial_ms), Position(initial_ms)
+        elif lookback_s:  # late activity and late attribute writes: re-read a window, merge dedups
+            back = round(lookback_s * 1000)
+            seen = Position(seen.cursor - back) if seen is not None and seen.cursor is not None else seen
+            modified = (Position(modified.cursor - back) if modified is not None and modified.cursor is not None
+                        else modified)
         converter = new_converter()
         stats = ScanStats()
         try:
@@ -466,6 +479,7 @@ def gainsight_px_source(
     event_window_days: float = DEFAULT_WINDOW_DAYS,
     event_initial: datetime | str | None = None,
     reconcile: bool = False,
+    lookback_s: float = 0.0,
 ) -> list[DltResource]:
     """Gainsight PX users, accounts, features, engagements, and subscriptions
     (contract) or segments (published).
@@ -489,6 +503,12 @@ def gainsight_px_source(
             should differ from `initial` (default: `initial`, else 30 days back).
         reconcile: read everything whatever `initial` says (`gainsight-px load
             --full-refresh`, after its cursors were reset).
+        lookback_s: users and accounts re-read this many seconds behind their
+            cursors (`SOURCES__GAINSIGHT_PX__LOOKBACK_S`): PX stamps activity
+            asynchronously, so a lastSeenDate can arrive older than the newest
+            one already loaded; merge removes the overlap. 3600 covers PX's
+            processing delays with room; every run then re-reads the last
+            hour's active records. Default 0 (no re-read).
     """
     if dialect is not None and not isinstance(dialect, Dialect | str):
         raise ConfigError(f"dialect: expected auto, contract, published or a Dialect, got {type(dialect).__name__}")
@@ -518,7 +538,7 @@ def gainsight_px_source(
         for endpoint in event_streams(chosen).values()
     ]
     return [
-        _make_resource(endpoint, client, naming, initial=start, run=run,
+        _make_resource(endpoint, client, naming, initial=start, run=run, lookback_s=float(lookback_s or 0),
                        page_size=None if page_size is None else min(page_size, chosen.page_limit(endpoint)))
         for endpoint in listable_endpoints(chosen).values()
     ] + events
