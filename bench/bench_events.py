@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import _harness as h
-from gainsight_px import settings
+from gainsight_px import settings, timestamps
 
 DEFAULT_EVENTS = 10_000_000
 DAYS = 90
@@ -80,7 +80,7 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
     url = os.environ[settings.BASE_URL_ENV] + ep.path
     rows = pages = 0
     started = time.perf_counter()
-    windows = plan(cursor_ms=None, lookback_ms=0, initial_ms=args.start_ms, now_ms=int(time.time() * 1000))
+    windows = plan(cursor_ms=None, lookback_ms=0, initial_ms=args.start_ms, now_ms=timestamps.now_ms())
     for window in windows:
         params: list[tuple[str, Any]] = [
             (d.page_size_param, size), (d.sort_param, d.sort("date")),
@@ -164,7 +164,7 @@ def run(events: int, *, workroot: Path, days: int = DAYS, stream: str = STREAM) 
 
         # A day of new events, spread over the time since the history ended (all before the next run).
         per_day = max(1, round(total / days))
-        now_ms = int(time.time() * 1000)
+        now_ms = timestamps.now_ms()
         end_ms = stats["end_ms"]
         batches = 24
         added = 0

@@ -20,12 +20,12 @@ import argparse
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import _harness as h
 from gainsight_px import settings
+from gainsight_px.source import to_epoch_ms
 
 DEFAULT_USERS = 1_000_000
 ACTIVE_SHARE = 0.01
@@ -57,12 +57,6 @@ class IncrementalResult:
         return self.no_change["seconds"] / self.full["seconds"]
 
 
-def _epoch_ms(value: Any) -> int | None:
-    if isinstance(value, datetime):
-        return round(value.timestamp() * 1000)
-    return int(value) if value is not None else None
-
-
 def _destination_check(duckdb_file: Path, ids: list[str], at_ms: int) -> tuple[int, int, int]:
     """(rows, distinct keys, active users whose lastSeenDate is `at_ms`) in the destination."""
     import duckdb
@@ -72,7 +66,7 @@ def _destination_check(duckdb_file: Path, ids: list[str], at_ms: int) -> tuple[i
     with duckdb.connect(str(duckdb_file), read_only=True) as con:
         rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT {key}) FROM {table}").fetchone()
         seen = con.execute(f"SELECT {cursor} FROM {table} WHERE {key} IN (SELECT unnest(?))", [ids]).fetchall()
-    return rows, distinct, sum(1 for (v,) in seen if _epoch_ms(v) == at_ms)
+    return rows, distinct, sum(1 for (v,) in seen if to_epoch_ms(v) == at_ms)
 
 
 def run(users: int, *, workroot: Path, active_share: float = ACTIVE_SHARE) -> IncrementalResult:

@@ -69,6 +69,7 @@ from dlt.common.normalizers.naming import NamingConvention
 
 from gainsight_px.endpoints import Endpoint, Field
 from gainsight_px.errors import APIError
+from gainsight_px.timestamps import datetime_to_ms
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def _to_epoch_ms(value: Any) -> int | None:
             raise _Unfit from None
         if parsed.tzinfo is None:  # a naive time has no defined instant
             raise _Unfit
-        return round(parsed.timestamp() * 1000)
+        return datetime_to_ms(parsed)
     ms = _to_int(value)
     if abs(ms) > MAX_EPOCH_MS:  # past year 9999: microseconds or nanoseconds, not milliseconds
         raise _Unfit

@@ -37,7 +37,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -49,7 +49,8 @@ from gainsight_px.client import PXClient
 from gainsight_px.columns import PageConverter
 from gainsight_px.endpoints import Dialect, Endpoint
 from gainsight_px.errors import APIError, ConfigError, PagingError
-from gainsight_px.paging import Scan, as_ms
+from gainsight_px.paging import Scan
+from gainsight_px.timestamps import as_ms
 from gainsight_px.windows import (
     DAY_MS,
     DEFAULT_INITIAL_DAYS,
@@ -139,10 +140,6 @@ class EventScan(Scan):
             self.last_date, self.ids_at_last = top, at_top
         self.stats.records += len(records)
         return records
-
-
-def _ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _publish(stats: dict[str, int]) -> None:

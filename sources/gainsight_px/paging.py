@@ -79,6 +79,7 @@ from gainsight_px.errors import (
     PagingError,
     ScrollExpiredError,
 )
+from gainsight_px.timestamps import as_ms, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +122,6 @@ class _Restart(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def as_ms(value: Any) -> int | None:
-    """A cursor value as epoch ms; anything unreadable counts as missing."""
-    if type(value) is int:
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def _key(record: dict[str, Any], key_field: str) -> str:  # the key as the skip sets see it
@@ -402,7 +392,7 @@ class Scan:
         The record itself still loads; only the next run's start ignores it, so one
         record stamped 9999-12-31 cannot move the cursor past every later change.
         """
-        limit = _now_ms() + MAX_CLOCK_SKEW_MS
+        limit = now_ms() + MAX_CLOCK_SKEW_MS
         if not any(v is not None and v > limit for v in values):
             return values
         for key, value in zip(keys, values, strict=True):
@@ -461,10 +451,6 @@ class Scan:
             self.tracked = _advanced(self.tracked, keys, tracked, None) or self.tracked
         self.stats.records += len(records)
         return records
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _advanced(pos: Position | None, keys: list[str], values: list[int | None],

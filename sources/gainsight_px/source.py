@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -97,6 +96,7 @@ from gainsight_px.errors import APIError, ConfigError
 from gainsight_px.event_source import event_streams, make_event_resource
 from gainsight_px.gcpause import collector_paused
 from gainsight_px.paging import MAX_CLOCK_SKEW_MS, MAX_EXCLUDED_KEYS, Position, Scan, ScanStats
+from gainsight_px.timestamps import datetime_to_ms, now_ms
 from gainsight_px.windows import DEFAULT_LOOKBACK_S, DEFAULT_WINDOW_DAYS
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,7 @@ def to_epoch_ms(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return round(value.timestamp() * 1000)
+        return datetime_to_ms(value)
     if isinstance(value, int | float):
         return int(value)
     raise ConfigError(f"unexpected stored cursor value {value!r}; reset with --full-refresh.")
@@ -338,7 +336,7 @@ def _hold_back_future_cursor(state: dict[str, Any], cursor_column: str, sane_ms:
     (paging.MAX_CLOCK_SKEW_MS), or the next run would start in year 9999 and load nothing."""
     stored = ((state.get("incremental") or {}).get(cursor_column) or {})
     last = to_epoch_ms(stored.get("last_value")) if stored.get("last_value") is not None else None
-    if last is None or last <= time.time() * 1000 + MAX_CLOCK_SKEW_MS:
+    if last is None or last <= now_ms() + MAX_CLOCK_SKEW_MS:
         return
     stored["last_value"] = pendulum.from_timestamp(sane_ms / 1000, tz="UTC") if sane_ms is not None else None
 

@@ -61,6 +61,7 @@ from urllib.parse import parse_qs, unquote
 
 import orjson
 
+from gainsight_px import timestamps
 from gainsight_px.endpoints import CONTRACT, DIALECTS, Dialect, Endpoint
 from gainsight_px.ratelimit import TokenBucket
 from gainsight_px.settings import EMULATOR_API_KEY, EMULATOR_READ_ONLY_KEY
@@ -345,7 +346,7 @@ class Emulator:
     # ----------------------------------------------------------- lifecycle
 
     def clock_ms(self) -> int:
-        return self.now_ms if self.now_ms is not None else int(time.time() * 1000)
+        return self.now_ms if self.now_ms is not None else timestamps.now_ms()
 
     def set_rate_limit(self, rate: float | None, retry_after: bool | None = None) -> None:
         if rate is not None and rate <= 0:

@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from gainsight_px.endpoints import CONTRACT, Dialect, Endpoint
+from gainsight_px.timestamps import now_ms
 
 from .tenant import uuid_like
 
@@ -449,7 +450,7 @@ class Store:
         self.scroll_ttl = scroll_ttl
         # Each page answers a new scrollId ("<id>~<n>"); every id of a scroll continues it.
         self.rotate_scroll_ids = rotate_scroll_ids
-        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.clock_ms = clock_ms or now_ms
         self.lock = threading.RLock()
         self._rng_seed = seed
         self._new_ids = 0

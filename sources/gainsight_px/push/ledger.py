@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +48,7 @@ from pathlib import Path
 
 from gainsight_px.errors import ConfigError
 from gainsight_px.identity import Tenant, normalise_base_url
+from gainsight_px.timestamps import now_ms
 
 LEDGER_ENV = "GAINSIGHT_PX_LEDGER"
 DEFAULT_LEDGER = Path(".gainsight-px") / "ledger.sqlite"
@@ -236,7 +236,7 @@ class Ledger:
 
     def mark_pending(self, rows: Iterable[tuple[str, bytes]]) -> None:
         """Commit (key, digest) as in flight. Must return before their requests go out."""
-        now = _now_ms()
+        now = now_ms()
         with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO deliveries (scope, key, pending, status, updated_ms) VALUES (?, ?, ?, 'pending', ?) "
@@ -249,7 +249,7 @@ class Ledger:
                rejected: Iterable[tuple[str, str]] = (), not_sent: Iterable[str] = ()) -> None:
         """Commit the API's answers: delivered (key, digest), rejected (key, reason), and
         rows that never reached the server (their pending mark is withdrawn)."""
-        now = _now_ms()
+        now = now_ms()
         with self._transaction() as conn:
             conn.executemany(
                 "UPDATE deliveries SET digest = ?, pending = NULL, status = 'delivered', reason = NULL, "
@@ -280,5 +280,3 @@ class Ledger:
         ).fetchall())
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

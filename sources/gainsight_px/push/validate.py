@@ -41,6 +41,7 @@ import orjson
 
 from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect, Endpoint, Field
 from gainsight_px.errors import InputError
+from gainsight_px.timestamps import datetime_to_ms
 
 Entity = Literal["users", "accounts", "events"]
 Mode = Literal["upsert", "update"]
@@ -368,9 +369,9 @@ def to_epoch_ms(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a date, got boolean {value}")
     if isinstance(value, dt.datetime):
-        ms = _datetime_ms(value)
+        ms = datetime_to_ms(value)
     elif isinstance(value, dt.date):
-        ms = _datetime_ms(dt.datetime(value.year, value.month, value.day))
+        ms = datetime_to_ms(dt.datetime(value.year, value.month, value.day))
     elif isinstance(value, int | Decimal) or (isinstance(value, float) and value.is_integer()):
         ms = int(value)
     elif isinstance(value, str):
@@ -383,7 +384,7 @@ def to_epoch_ms(value: Any) -> int:
             except ValueError:
                 raise ValueError(f"expected an ISO 8601 date (2024-05-01T10:00:00Z) or epoch "
                                  f"milliseconds, got {_show(text)}") from None
-            ms = _datetime_ms(parsed)
+            ms = datetime_to_ms(parsed)
     else:
         raise ValueError(f"expected a date, got {type(value).__name__} {_show(value)}")
     if ms < MIN_EPOCH_MS:
@@ -394,11 +395,6 @@ def to_epoch_ms(value: Any) -> int:
     return ms
 
 
-def _datetime_ms(value: dt.datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)  # no offset given: UTC, like every PX timestamp
-    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def infer_attribute(value: Any) -> Any:
