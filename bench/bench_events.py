@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +109,7 @@ def ours(args: argparse.Namespace) -> dict[str, Any]:
                             dataset_name=settings.DEFAULT_DATASET)
     source = gainsight_px_source(base_url=os.environ[settings.BASE_URL_ENV], api_key=os.environ[settings.API_KEY_ENV],
                                  dialect="published",
-                                 event_initial=datetime.fromtimestamp(args.start_ms / 1000, UTC))
+                                 event_initial=timestamps.ms_to_datetime(args.start_ms))
     pipeline.run(source.with_resources(ep.name))
     seconds = time.perf_counter() - started
     with pipeline.sql_client() as client:

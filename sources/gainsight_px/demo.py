@@ -18,7 +18,6 @@ import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -26,6 +25,7 @@ import dlt
 from gainsight_px import settings
 from gainsight_px.errors import ConfigError
 from gainsight_px.load import LoadSummary, run_load
+from gainsight_px.timestamps import ms_to_datetime
 
 DEMO_PIPELINE = "gainsight_px_demo"
 # Its own file (and pipeline): a real `gainsight-px load` afterwards starts clean in gainsight.duckdb.
@@ -121,7 +121,7 @@ def run_demo(users: int = DEFAULT_USERS, accounts: int | None = None, db_path: s
             pipeline_name=DEMO_PIPELINE, dataset_name=dataset, progress=progress, dialect=api,
         )
         if emu.events is not None:  # the published dialect: load the whole event history
-            common["event_initial"] = datetime.fromtimestamp(emu.events.start_ms / 1000, UTC)
+            common["event_initial"] = ms_to_datetime(emu.events.start_ms)
         say(f"Emulator at {emu.base_url}. Full load into {db_path} ...")
         control.reset_log()
         # A reconcile run: resets this pipeline's cursors, so a rerun of the demo starts fresh.

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gainsight_px.timestamps import ms_to_datetime
+
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MAX_SPAN_DAYS = 190  # PX's published maximum date range per request
@@ -43,10 +45,8 @@ class Window:
         return self.end - self.start
 
     def __str__(self) -> str:
-        from datetime import UTC, datetime
-
         def iso(ms: int) -> str:
-            return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            return ms_to_datetime(ms).isoformat(timespec="seconds").replace("+00:00", "Z")
 
         return f"{iso(self.start)}..{iso(self.end)}"
 

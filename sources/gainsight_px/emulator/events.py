@@ -38,10 +38,10 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gainsight_px.endpoints import Dialect, Endpoint
+from gainsight_px.timestamps import ms_to_datetime
 
 from .store import Scroll, bad_request, compile_filter, parse_sort, sort_records
 from .tenant import uuid_like
@@ -372,7 +372,7 @@ class EventHistory:
         """UTC day (ISO) -> distinct identifyIds with an event that day."""
         days: dict[str, set[str]] = {}
         for e in self.events(stream):
-            day = datetime.fromtimestamp(e["date"] / 1000, UTC).date().isoformat()
+            day = ms_to_datetime(e["date"]).date().isoformat()
             days.setdefault(day, set()).add(e["identifyId"])
         return {d: len(u) for d, u in sorted(days.items())}
 
