@@ -442,7 +442,9 @@ def _pending_failed(exc: PipelineStepFailed, secret: str | None, *, earlier: boo
     seen: set[int] = set()
     while id(root) not in seen:
         seen.add(id(root))
-        nxt = getattr(root, "client_exception", None) or getattr(root, "exception", None) or root.__cause__
+        # dlt's connection error buries the real reason behind advice about credentials: use inner_exc.
+        nxt = (getattr(root, "client_exception", None) or getattr(root, "exception", None)
+               or getattr(root, "inner_exc", None) or root.__cause__)
         if not isinstance(nxt, BaseException):
             break
         root = nxt

@@ -80,7 +80,7 @@ def test_a_locked_warehouse_fails_cleanly_and_changes_nothing(make_emulator, mak
         stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout.readline().strip() == "locked"
-        with pytest.raises(GainsightPXError, match="Could not set lock"):
+        with pytest.raises(GainsightPXError, match="is in use by another process"):
             loader.run(full_refresh=True)
     finally:
         locker.kill()
