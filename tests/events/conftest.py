@@ -3,11 +3,11 @@ event history, and a loader into a DuckDB file in tmp_path."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dlt_isolation import isolate
 from events_helpers import EventLoader
 from gainsight_px.emulator import Emulator, TenantSpec
 from gainsight_px.emulator.events import EventSpec
@@ -16,12 +16,7 @@ from gainsight_px.endpoints import PUBLISHED
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(name)
+    isolate(tmp_path, monkeypatch)
 
 
 @pytest.fixture

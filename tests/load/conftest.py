@@ -6,11 +6,11 @@ so the suite runs in parallel (`-n auto`) without sharing anything.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dlt_isolation import isolate
 from gainsight_px.emulator import Emulator
 from load_helpers import Loader
 
@@ -18,12 +18,7 @@ from load_helpers import Loader
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in tmp_path with dlt state there too; no dlt config leaks in from the repo."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(name)
+    isolate(tmp_path, monkeypatch)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

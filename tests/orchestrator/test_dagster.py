@@ -6,13 +6,13 @@ keys after a second run, views refreshed, tenants apart, and the schedules.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 from dagster_dlt import DagsterDltResource
+from dlt_isolation import isolate
 from gainsight_px.dagster_assets import definitions, tenant_assets
 from gainsight_px.emulator import TenantSpec
 from gainsight_px.emulator.events import EventSpec
@@ -22,13 +22,8 @@ from gainsight_px.settings import EMULATOR_API_KEY
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+    isolate(tmp_path, monkeypatch)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(name)
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, label: str, emulator, dialect: str) -> None:

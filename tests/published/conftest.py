@@ -6,12 +6,12 @@ server (tests/hostile/hostile_server.py) by putting their folders on sys.path.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dlt_isolation import isolate
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "load"))
@@ -29,12 +29,7 @@ PUBLISHED_TENANT = TenantSpec(users=250, accounts=25, features=450, engagements=
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in tmp_path with dlt state there too; no dlt config leaks in from the repo."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    for name in list(os.environ):
-        if name.startswith(("SOURCES__", "DESTINATION__")):
-            monkeypatch.delenv(name)
+    isolate(tmp_path, monkeypatch)
 
 
 @pytest.fixture
