@@ -41,7 +41,12 @@ MOMENTS = ("copy-started", "copy-done", "merge-queued", "merge-started")
 
 
 def _package_files(work: Workdir) -> list[Path]:
-    return list((work.dlt_dir / "pipelines").glob("*/load/normalized/*/*/users.*"))
+    # dlt moves job files and whole packages while this looks: a folder that vanishes mid-glob
+    # means "look again", not a failure.
+    try:
+        return list((work.dlt_dir / "pipelines").glob("*/load/normalized/*/*/users.*"))
+    except FileNotFoundError:
+        return []
 
 
 def _reached(work: Workdir, moment: str) -> bool:
