@@ -1,7 +1,7 @@
 """The repository stands alone: no tracked file points outside it, and documented paths exist.
 
 A clone from a code host has nothing beside it, so a reference to a sibling folder
-(`../shared/...`), to a machine's absolute path (`/work/...`, a home directory) or to a
+(`../<sibling>/...`), to a machine's absolute path (`/work/...`, a home directory) or to a
 document that is not in the repository only works on the machine it was written on.
 """
 
