@@ -138,7 +138,9 @@ def run_demo(users: int = DEFAULT_USERS, accounts: int | None = None, db_path: s
         control.reset_log()
         incremental = run_load(resources=["users", "accounts"], **common)
         incremental_requests = _request_counts(control.request_counts())
-        say(f"Incremental load: {incremental.rows.get('users', 0):,} users and "
+        fetched = incremental.rows.get('users', 0)
+        say(f"Incremental load: {fetched:,} users ({len(active_ids):,} active, "
+            f"{max(0, fetched - len(active_ids)):,} re-read from the lookback window behind the cursor) and "
             f"{incremental.rows.get('accounts', 0):,} accounts fetched and merged, "
             f"with {incremental_requests.get('users', 0)} request(s) to /users and "
             f"{incremental_requests.get('accounts', 0)} to /accounts "

@@ -484,3 +484,26 @@ def _column(records: list[dict[str, Any]], name: str) -> list[Any]:
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+
+def window_count(client: PXClient, endpoint: Endpoint, cursor_field: str, low: int, high: int,
+                 stats: ScanStats | None = None) -> tuple[int | None, int | None]:
+    """Records with `low <= cursor_field <= high`, and the highest value among them: one request,
+    one record (sorted descending). (None, ...) when the server gives no total."""
+    d = client.dialect
+    params: list[tuple[str, Any]] = [
+        (d.page_size_param, 1),
+        (d.sort_param, d.sort(f"-{cursor_field}")),
+        *d.filters((d.term(cursor_field, ">=", low), d.term(cursor_field, "<=", high))),
+    ]
+    scan = Scan(client, endpoint, page_size=1)
+    try:
+        body = scan._get(endpoint.path, params, True)
+    finally:
+        if stats is not None:
+            stats.requests += 1
+    records = scan._records(body, endpoint.path)
+    hits = body.get(d.total_key)
+    top = as_ms(records[0].get(cursor_field)) if records else None
+    return (hits if type(hits) is int and hits >= 0 else None), top

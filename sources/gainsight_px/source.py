@@ -22,11 +22,15 @@ capped per endpoint.
 **Contract: one cursor.** Users and accounts keep their cursor in
 `dlt.sources.incremental` on lastSeenDate, whose state is committed only with
 a load package that extracted completely, and send it to PX as
-`filter=lastSeenDate>=<ms>` with `sort=lastSeenDate:asc`. The boundary is
-inclusive; the keys already loaded at the boundary value are kept next to it
-in the resource state and excluded by the server, so an unchanged tenant
-costs one request and no rows. Never-seen records (lastSeenDate 0 -> NULL)
-load on a run without a stored cursor. `initial` limits the first run.
+`filter=lastSeenDate>=<ms>` with `sort=lastSeenDate:asc`, from `lookback_s`
+(default 3600) behind the highest value loaded, for activity PX stamps late;
+merge removes the overlap. Each run first asks whether the window behind the
+cursor changed (`lookback.py`: one request for one record), so an unchanged
+tenant costs one request and no rows, however many records tie at the
+cursor. With `lookback_s=0` the boundary is inclusive and the keys already
+loaded at it are kept in the resource state and excluded by the server.
+Never-seen records (lastSeenDate 0 -> NULL) load on a run without a stored
+cursor. `initial` limits the first run.
 
 **Published: two cursors.** Users and accounts also carry `lastModifiedDate`,
 which attribute writes move (activity moves only `lastSeenDate`). An
@@ -39,7 +43,9 @@ by both scans loads once (merge; `lastModifiedDate` decides which copy is
 newer). Both positions (value and keys at it) live in the resource state
 (`cursors`), committed with the package like dlt's incremental state; dlt's
 incremental is not used here because it drops rows below its one cursor,
-which is exactly what an attribute-only change looks like. The first run
+which is exactly what an attribute-only change looks like. Both scans start
+`lookback_s` behind their positions, and an unchanged tenant costs one
+one-record request per cursor (`lookback.py`). The first run
 (or a reconcile) reads everything and records both maxima. If the server
 answers 400 to a `lastModifiedDate` filter (undocumented for live tenants),
 the run keeps the `lastSeenDate` scan alone and warns once; the next run
@@ -87,7 +93,7 @@ import pyarrow as pa
 from dlt.common.normalizers.naming import NamingConvention
 from dlt.extract.resource import DltResource
 
-from gainsight_px import atomic, dialects, settings
+from gainsight_px import atomic, dialects, lookback, settings
 from gainsight_px.client import PXClient
 from gainsight_px.columns import PageConverter, column_types
 from gainsight_px.dialects import Choice
@@ -95,6 +101,7 @@ from gainsight_px.endpoints import DEFAULT_DIALECT, DIALECTS, Dialect, Endpoint
 from gainsight_px.errors import APIError, ConfigError
 from gainsight_px.event_source import event_streams, make_event_resource
 from gainsight_px.gcpause import collector_paused
+from gainsight_px.lookback import DEFAULT_RECORD_LOOKBACK_S, WindowTally
 from gainsight_px.paging import MAX_CLOCK_SKEW_MS, MAX_EXCLUDED_KEYS, Position, Scan, ScanStats
 from gainsight_px.timestamps import datetime_to_ms, now_ms
 from gainsight_px.windows import DEFAULT_LOOKBACK_S, DEFAULT_WINDOW_DAYS
@@ -279,25 +286,41 @@ def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingCo
         lag=lookback_s or None,  # dlt keeps rows down to the cursor minus the lookback
     )
 
+    lag_ms = round(lookback_s * 1000)
+
     def rows(cursor: dlt.sources.incremental[datetime] = cursor_spec) -> Iterator[pa.Table]:
         run.keep_dialect()
-        start_ms = to_epoch_ms(cursor.last_value)
         state = dlt.current.resource_state()
+        stored_ms = _stored_cursor_ms(state, cursor_column)  # dlt's last_value has the lag taken off
         boundary = state.get(BOUNDARY_STATE_KEY) or {}
-        keys = set(boundary.get("keys") or ()) if boundary.get("cursor") == start_ms else set()
-        if start_ms is not None and lookback_s:
-            start_ms, keys = start_ms - round(lookback_s * 1000), set()  # late activity: re-read, merge
-        start = Position(start_ms, keys) if start_ms is not None else None
-        scan = Scan(client, endpoint, page_size=page_size, start=start)
+        reached: Position | None = None
+        stats = ScanStats()
+        tally = WindowTally(key_column, cursor_column, lag_ms)
         try:
+            if stored_ms is None:  # first run: everything, or from `initial`
+                start_ms = to_epoch_ms(cursor.last_value)
+                start = Position(start_ms) if start_ms is not None else None
+            else:
+                if lookback.unchanged(client, endpoint, endpoint.cursor, stored_ms,  # type: ignore[arg-type]
+                                      boundary.get("window"), lag_ms, stats):
+                    return  # idle: one request, no rows, however many records tie at the cursor
+                keys = set(boundary.get("keys") or ()) if boundary.get("cursor") == stored_ms else set()
+                reached = Position(stored_ms, keys)
+                # Late activity: re-read the lookback window behind the cursor; merge removes the overlap.
+                start = Position(stored_ms - lag_ms) if lag_ms else reached
+            scan = Scan(client, endpoint, page_size=page_size, start=start)
             # No cursor and no `initial`: the scan reads the whole tenant, so this
             # load replaces the table (cheaper than merge, and drops deleted rows).
-            yield from _tables(scan, new_converter(), replace=_replace_hints(cursor_column) if start is None
-                               else atomic.merge_hints(key_column, cursor_column))
+            for table in _tables(scan, new_converter(), stats=stats,
+                                 replace=_replace_hints(cursor_column) if start is None
+                                 else atomic.merge_hints(key_column, cursor_column)):
+                tally.add(table)
+                yield table
         finally:
-            _publish(scan.stats)
-        state[BOUNDARY_STATE_KEY] = _stored_position(scan.position)
-        _hold_back_future_cursor(state, cursor_column, scan.position.cursor)
+            _publish(stats)
+        reached = _not_behind(scan.position, reached)
+        state[BOUNDARY_STATE_KEY] = {**_stored_position(reached), "window": tally.record(reached.cursor)}
+        _hold_back_future_cursor(state, cursor_column, reached.cursor)
 
     return dlt.resource(
         rows,
@@ -339,6 +362,19 @@ def _hold_back_future_cursor(state: dict[str, Any], cursor_column: str, sane_ms:
     if last is None or last <= now_ms() + MAX_CLOCK_SKEW_MS:
         return
     stored["last_value"] = pendulum.from_timestamp(sane_ms / 1000, tz="UTC") if sane_ms is not None else None
+
+
+def _stored_cursor_ms(state: dict[str, Any], cursor_column: str) -> int | None:
+    """The highest cursor value loaded, as stored (dlt's `last_value` is lowered by `lag`)."""
+    stored = (state.get("incremental") or {}).get(cursor_column) or {}
+    return to_epoch_ms(stored.get("last_value"))
+
+
+def _not_behind(position: Position, before: Position | None) -> Position:
+    """A scan that re-read the lookback window may end below where the last run stopped: keep that."""
+    if before is None or before.cursor is None:
+        return position
+    return before if position.cursor is None or position.cursor < before.cursor else position
 
 
 def _stored_position(position: Position) -> dict[str, Any]:
@@ -395,54 +431,95 @@ def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingCon
     new_converter = _converter_factory(endpoint, naming)
     initial_ms = to_epoch_ms(initial)
 
+    lag_ms = round(lookback_s * 1000)
+    seen_column = naming.normalize_identifier(seen_field)
+
     def rows() -> Iterator[pa.Table]:
         run.keep_dialect()
         state = dlt.current.resource_state()
         stored = state.get(CURSORS_STATE_KEY) or {}
         seen = _loaded_position(stored.get(seen_field))
         modified = _loaded_position(stored.get(modified_field))
+        was_seen, was_modified = seen, modified
         if seen is None and initial_ms is not None:
             seen, modified = Position(initial_ms), Position(initial_ms)
-        elif lookback_s:  # late activity and late attribute writes: re-read a window, merge dedups
-            back = round(lookback_s * 1000)
-            seen = Position(seen.cursor - back) if seen is not None and seen.cursor is not None else seen
-            modified = (Position(modified.cursor - back) if modified is not None and modified.cursor is not None
-                        else modified)
+        tallies = {seen_field: WindowTally(key_column, seen_column, lag_ms),
+                   modified_field: WindowTally(key_column, modified_column, lag_ms)}
         converter = new_converter()
         stats = ScanStats()
+        read_modified = modified is not None and modified.cursor is not None
+
+        def tables(scan: Scan, replace: Any) -> Iterator[pa.Table]:
+            for table in _tables(scan, converter, replace=replace, stats=stats):
+                for tally in tallies.values():
+                    tally.add(table)
+                yield table
+
         try:
             if seen is None:
                 # Nothing stored: read everything (this load replaces the table), note both maxima.
                 scan = Scan(client, endpoint, page_size=page_size, track=modified_field)
-                yield from _tables(scan, converter, replace=_replace_hints(modified_column), stats=stats)
+                yield from tables(scan, _replace_hints(modified_column))
                 seen, modified = scan.position, scan.tracked
             else:
+                if was_seen is not None:
+                    idle, read_modified = _unchanged(stored, was_seen, was_modified, stats)
+                    if idle:
+                        return  # nothing moved in either window: no rows, state stays as it is
+                    if lag_ms:  # late activity and late attribute writes: re-read a window, merge dedups
+                        seen = Position(seen.cursor - lag_ms) if seen.cursor is not None else seen
+                        modified = (Position(modified.cursor - lag_ms) if modified is not None
+                                    and modified.cursor is not None else modified)
                 scan = Scan(client, endpoint, page_size=page_size, start=seen)
-                yield from _tables(scan, converter, stats=stats,
-                                   replace=atomic.merge_hints(key_column, modified_column))
-                seen = scan.position
-                if modified is not None and modified.cursor is not None:
+                yield from tables(scan, atomic.merge_hints(key_column, modified_column))
+                seen = _not_behind(scan.position, was_seen)
+                if read_modified and modified is not None and modified.cursor is not None:
                     changed = Scan(client, endpoint, page_size=page_size, start=modified,
                                    cursor_field=modified_field)
                     try:
-                        yield from _tables(changed, converter, stats=stats,
-                                           replace=atomic.merge_hints(key_column, modified_column))
-                        modified = changed.position
+                        yield from tables(changed, atomic.merge_hints(key_column, modified_column))
+                        modified = _not_behind(changed.position, was_modified)
                     except APIError as exc:
                         if exc.status != 400 or changed.stats.pages:
                             raise
-                        run.warn_once(
-                            "modified-filter",
-                            f"the server refused a filter on {modified_field} ({exc}); this run "
-                            f"picked up activity ({seen_field}) only, so attribute-only changes wait "
-                            "for a later run or a --full-refresh.",
-                        )
+                        _refused(exc)
+                        modified = was_modified
+                else:
+                    modified = was_modified if was_modified is not None else modified
         finally:
             _publish(stats)
         state[CURSORS_STATE_KEY] = {
-            seen_field: _stored_position(seen),
-            **({modified_field: _stored_position(modified)} if modified and modified.cursor is not None else {}),
+            seen_field: {**_stored_position(seen), "window": tallies[seen_field].record(seen.cursor)},
+            **({modified_field: {**_stored_position(modified),
+                                 "window": tallies[modified_field].record(modified.cursor)}}
+               if modified and modified.cursor is not None else {}),
         }
+
+    def _refused(exc: APIError) -> None:
+        run.warn_once(
+            "modified-filter",
+            f"the server refused a filter on {modified_field} ({exc}); this run "
+            f"picked up activity ({seen_field}) only, so attribute-only changes wait "
+            "for a later run or a --full-refresh.",
+        )
+
+    def _unchanged(stored: dict[str, Any], seen: Position, modified: Position | None,
+                   stats: ScanStats) -> tuple[bool, bool]:
+        """(neither window changed, may lastModifiedDate be filtered on): one request per cursor,
+        the second only when the first found nothing."""
+        if not lookback.unchanged(client, endpoint, seen_field, seen.cursor,  # type: ignore[arg-type]
+                                  (stored.get(seen_field) or {}).get("window"), lag_ms, stats):
+            return False, modified is not None and modified.cursor is not None
+        if modified is None or modified.cursor is None:
+            return True, False
+        try:
+            return lookback.unchanged(client, endpoint, modified_field, modified.cursor,
+                                      (stored.get(modified_field) or {}).get("window"), lag_ms, stats), True
+        except APIError as exc:
+            if exc.status != 400:
+                raise
+            _refused(exc)
+            return True, False
 
     return dlt.resource(
         rows,
@@ -453,6 +530,17 @@ def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingCon
         # A record found by both scans loads once: the copy with the newer lastModifiedDate.
         columns={key_column: {"nullable": False}, **_dedup_on(endpoint, naming, modified_column)},
     )
+
+
+def _lookback(value: Any) -> float:
+    try:
+        seconds = float(value or 0)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ConfigError(f"lookback_s (SOURCES__GAINSIGHT_PX__LOOKBACK_S): expected seconds to re-read "
+                          f"behind the cursor, 0 or more; got {value!r}.")
+    return seconds
 
 
 def _dialect_choice(setting: Any, client: PXClient) -> Choice:
@@ -477,7 +565,7 @@ def gainsight_px_source(
     event_window_days: float = DEFAULT_WINDOW_DAYS,
     event_initial: datetime | str | None = None,
     reconcile: bool = False,
-    lookback_s: float = 0.0,
+    lookback_s: float = DEFAULT_RECORD_LOOKBACK_S,
 ) -> list[DltResource]:
     """Gainsight PX users, accounts, features, engagements, and subscriptions
     (contract) or segments (published).
@@ -502,11 +590,11 @@ def gainsight_px_source(
         reconcile: read everything whatever `initial` says (`gainsight-px load
             --full-refresh`, after its cursors were reset).
         lookback_s: users and accounts re-read this many seconds behind their
-            cursors (`SOURCES__GAINSIGHT_PX__LOOKBACK_S`): PX stamps activity
-            asynchronously, so a lastSeenDate can arrive older than the newest
-            one already loaded; merge removes the overlap. 3600 covers PX's
-            processing delays with room; every run then re-reads the last
-            hour's active records. Default 0 (no re-read).
+            cursors (`SOURCES__GAINSIGHT_PX__LOOKBACK_S`, default 3600): PX stamps
+            activity asynchronously, so a lastSeenDate can arrive older than the
+            newest one already loaded; merge removes the overlap. A run that
+            finds nothing changed in that window costs one request per cursor
+            (see `lookback.py`). 0 turns the re-read off.
     """
     if dialect is not None and not isinstance(dialect, Dialect | str):
         raise ConfigError(f"dialect: expected auto, contract, published or a Dialect, got {type(dialect).__name__}")
@@ -536,7 +624,7 @@ def gainsight_px_source(
         for endpoint in event_streams(chosen).values()
     ]
     return [
-        _make_resource(endpoint, client, naming, initial=start, run=run, lookback_s=float(lookback_s or 0),
+        _make_resource(endpoint, client, naming, initial=start, run=run, lookback_s=_lookback(lookback_s),
                        page_size=None if page_size is None else min(page_size, chosen.page_limit(endpoint)))
         for endpoint in listable_endpoints(chosen).values()
     ] + events

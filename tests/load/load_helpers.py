@@ -18,9 +18,16 @@ DATASET = "gainsight_px"
 
 
 class Loader:
-    """`run_load` against one emulator into `<tmp>/gainsight.duckdb`, plus ways to read it back."""
+    """`run_load` against one emulator into `<tmp>/gainsight.duckdb`, plus ways to read it back.
 
-    def __init__(self, emulator: Emulator, tmp_path: Path, name: str = "gainsight_px") -> None:
+    Runs without the users/accounts lookback (`lookback_s=0`) unless told otherwise, so that a
+    test can count exactly the rows a change sends; `lookback_s=None` runs with the shipped
+    default (tests/load/test_lookback.py).
+    """
+
+    def __init__(self, emulator: Emulator, tmp_path: Path, name: str = "gainsight_px",
+                 lookback_s: float | None = 0) -> None:
+        self.lookback_s = lookback_s
         self.emulator = emulator
         self.control = emulator.control
         self.db_path = tmp_path / f"warehouse_{name}.duckdb"
@@ -36,6 +43,8 @@ class Loader:
         kwargs.setdefault("pipeline_name", self.pipeline_name)
         kwargs.setdefault("pipelines_dir", str(self.pipelines_dir))
         kwargs.setdefault("progress", "none")
+        if self.lookback_s is not None:
+            kwargs.setdefault("lookback_s", self.lookback_s)
         return run_load(**kwargs)
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
@@ -76,8 +85,9 @@ class Loader:
     def cursor_requests(self, resource: str, cursor: str = "lastSeenDate") -> list[dict[str, Any]]:
         """List requests of a scan on `cursor` (sorted on it); the published dialect also runs one
         on lastModifiedDate per incremental run."""
+        ascending = self.emulator.dialect.sort(cursor)  # not the one-record window probe, sorted descending
         return [r for r in self.list_requests(resource)
-                if (r["query"].get("sort") or [""])[0].startswith(cursor)]
+                if (r["query"].get("sort") or [""])[0].startswith(ascending)]
 
     @property
     def published(self) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gainsight_px.emulator import TenantSpec
+from gainsight_px.timestamps import now_ms
 from load_helpers import Loader
 
 TENANT = TenantSpec(users=80, accounts=8, seed=17)
@@ -21,7 +22,9 @@ def test_a_future_cursor_value_never_moves_the_cursor(make_emulator, tmp_path: P
     assert loader.count("users") == 81  # the record still loads
     assert any("poisoned" in w and "9999-12-31" in w for w in first.warnings), first.warnings
 
-    active = emulator.control.simulate_activity(count=5)
+    # Activity stamped by the present clock, as a real tenant stamps it (the emulator's default
+    # stamps activity after every value it holds, here after the poisoned one).
+    active = emulator.control.simulate_activity(count=5, at_ms=now_ms())
     second = loader.run(resources="users", dialect="contract")
     assert second.rows["users"] >= 5  # not 0: the cursor stayed in the present
     ids = [a["aptrinsicId"] if isinstance(a, dict) else a for a in active]

@@ -29,16 +29,17 @@ def test_a_run_without_changes_fetches_no_rows_and_changes_nothing(loader: Loade
     summary = loader.run(resources="users,accounts")
 
     assert summary.rows == {"users": 0, "accounts": 0}
-    # One request per cursor (published: lastModifiedDate too), each answered with an empty page.
-    dialect = loader.emulator.dialect
+    # One request per cursor (published: lastModifiedDate too), each for one record: how many
+    # records the window behind the cursor holds, and the highest value there.
     cursors = ("lastSeenDate", "lastModifiedDate") if loader.published else ("lastSeenDate",)
     for resource in ("users", "accounts"):
         requests = loader.list_requests(resource)
         assert len(requests) == len(cursors)
         for request, cursor in zip(requests, cursors, strict=True):
             assert request["status"] == 200
+            assert request["query"]["pageSize"] == ["1"]
             assert "scrollId" not in request["query"]
-            assert request["query"]["sort"][0].startswith(dialect.sort(cursor))
+            assert request["query"]["sort"] == [loader.emulator.dialect.sort(f"-{cursor}")]
     assert snapshot(loader, "users", "aptrinsic_id") == users_before
     assert snapshot(loader, "accounts", "id") == accounts_before
 
@@ -92,22 +93,25 @@ def test_rows_at_the_stored_cursor_are_neither_lost_nor_duplicated(loader: Loade
 
 
 @pytest.mark.dialects("contract", "published")
-def test_a_crowded_boundary_is_reread_and_deduplicated(make_emulator, make_loader, dialect: str) -> None:
-    """More rows at the cursor value than fit in a filter: plain >=, and merge keeps one of each."""
+def test_a_crowded_boundary_costs_no_reads_when_idle_and_loses_no_late_arrival(
+        make_emulator, make_loader, dialect: str) -> None:
+    """More rows at the cursor value than fit in a filter: an idle run reads none of them, and a
+    record stamped later at that same millisecond loads on the next run, once."""
     emulator = make_emulator(tenant=TenantSpec(users=150, accounts=10, seed=11), dialect=dialect)
     loader: Loader = make_loader(emulator)
     crowd = [u["aptrinsicId"] for u in emulator.control.records("users")][: MAX_EXCLUDED_KEYS + 10]
     boundary = max_last_seen(loader) + 1000
     emulator.control.simulate_activity(ids=crowd, at_ms=boundary)
     loader.run(resources="users")
-    late = next(u["aptrinsicId"] for u in emulator.control.records("users") if u["aptrinsicId"] not in crowd)
-    emulator.control.simulate_activity(ids=[late], at_ms=boundary)
     emulator.control.reset_log()
 
+    assert loader.run(resources="users").rows.get("users", 0) == 0
+    assert all(r["query"]["pageSize"] == ["1"] for r in loader.list_requests("users"))
+
+    late = next(u["aptrinsicId"] for u in emulator.control.records("users") if u["aptrinsicId"] not in crowd)
+    emulator.control.simulate_activity(ids=[late], at_ms=boundary)
     loader.run(resources="users")
 
-    (request,) = loader.cursor_requests("users")
-    assert request["query"]["filter"] == [f"lastSeenDate>={boundary}"]
     assert loader.query("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users") == [(150, 150)]
     assert loader.query("SELECT count(*) FROM gainsight_px.users WHERE last_seen_date = ?",
                         [ms_to_datetime(boundary)]) == [(len(crowd) + 1,)]

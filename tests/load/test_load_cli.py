@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -138,8 +139,11 @@ def test_demo_runs_with_zero_configuration(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Incremental load: 20 users" in out
-    assert "1 request(s) to /users" in out
+    fetched = re.search(r"Incremental load: ([\d,]+) users \(20 active, ([\d,]+) re-read from the lookback", out)
+    assert fetched, out
+    assert int(fetched[1].replace(",", "")) == 20 + int(fetched[2].replace(",", ""))
+    # One request asks whether the window changed, one reads it (the 2,000-user tenant fits one page).
+    assert "2 request(s) to /users" in out
     assert "SELECT" in out and "gainsight_demo.duckdb" in out
     counts = table_counts(tmp_path / "gainsight_demo.duckdb")
     assert counts["users"] == 2000 and counts["accounts"] == 200

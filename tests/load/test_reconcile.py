@@ -51,8 +51,10 @@ def test_after_reconcile_incremental_runs_continue_from_the_new_cursor(loader: L
     summary = loader.run(resources="users")
 
     assert summary.rows["users"] == 0
-    (request,) = loader.cursor_requests("users")
-    assert any(f.startswith("lastSeenDate>") for f in request["query"]["filter"])
+    # The idle run only asked about the window at the reconcile's cursor (the lookback is 0 here).
+    request = loader.list_requests("users")[0]  # published: then one for lastModifiedDate
+    newest = max(u["lastSeenDate"] for u in loader.control.records("users"))
+    assert request["query"]["filter"][0].startswith(f"lastSeenDate>={newest};")
     active = loader.control.simulate_activity(count=3)
     assert loader.run(resources="users").rows["users"] == 3
     assert loader.query("SELECT count(*) FROM gainsight_px.users WHERE aptrinsic_id IN (?, ?, ?) "
