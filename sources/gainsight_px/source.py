@@ -90,7 +90,10 @@ from typing import Any
 import dlt
 import pendulum
 import pyarrow as pa
+from dlt.common.configuration.container import Container
+from dlt.common.destination.capabilities import DestinationCapabilitiesContext
 from dlt.common.normalizers.naming import NamingConvention
+from dlt.common.schema import Schema
 from dlt.extract.resource import DltResource
 
 from gainsight_px import atomic, dialects, lookback, settings
@@ -543,6 +546,26 @@ def _lookback(value: Any) -> float:
     return seconds
 
 
+def _own_naming(schema: Schema) -> Schema:
+    """dlt names a new source's columns the way the *active* pipeline's destination wants, which in
+    library use may be another pipeline than the one about to run it (a push through
+    `px_destination`, whose naming is "direct", would give camelCase warehouse columns). Columns
+    follow dlt's configured naming instead (`schema.naming`, default snake_case); a destination
+    that needs its own naming still gets it when its pipeline extracts."""
+    container = Container()
+    if DestinationCapabilitiesContext not in container:
+        return schema
+    capabilities = container[DestinationCapabilitiesContext]
+    if capabilities.naming_convention is None:
+        return schema
+    del container[DestinationCapabilitiesContext]
+    try:
+        schema.replace_schema_content(Schema(schema.name))  # a new schema, named without it
+    finally:
+        container[DestinationCapabilitiesContext] = capabilities
+    return schema
+
+
 def _dialect_choice(setting: Any, client: PXClient) -> Choice:
     """The dialect for this run; `auto` remembers its answer per base URL in the source state."""
     if isinstance(setting, Dialect):
@@ -612,7 +635,7 @@ def gainsight_px_source(
     if page_size is not None and not 1 <= page_size <= chosen.max_page_size:
         raise ConfigError(f"page_size: must be between 1 and {chosen.max_page_size} "
                           f"in the {chosen.name} dialect, got {page_size}.")
-    naming = dlt.current.source_schema().naming
+    naming = _own_naming(dlt.current.source_schema()).naming
     # A reconcile reads everything: `initial` limits first loads only (load.py resets the cursors).
     start = None if reconcile else parse_initial(initial)
     run = RunContext({**choice.remember(client.base_url), "how": choice.how})

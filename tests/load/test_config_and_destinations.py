@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from gainsight_px.emulator import Emulator
 from gainsight_px.settings import EMULATOR_API_KEY
+from gainsight_px.source import gainsight_px_source
 from load_helpers import Loader, cli_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -164,3 +165,26 @@ def test_another_pipelines_naming_does_not_leak_into_the_load(loader: Loader, tm
                                                "WHERE table_schema = 'gainsight_px' AND table_name = 'users'")}
     assert {"aptrinsic_id", "last_seen_date", "number_of_visits"} <= columns
     assert "aptrinsicId" not in columns
+
+
+def test_a_source_built_before_its_pipeline_names_columns_for_the_warehouse(loader: Loader,
+                                                                             tmp_path: Path) -> None:
+    # Library use: the source is built while another ("direct"-naming) pipeline is still the active
+    # one, and only then is its own pipeline created and run.
+    @dlt.destination(naming_convention="direct")
+    def discard(items, table) -> None:
+        pass
+
+    dlt.pipeline("other", destination=discard, pipelines_dir=str(tmp_path / "other")).run(
+        [{"someField": 1}], table_name="things"
+    )
+    source = gainsight_px_source(api_key=EMULATOR_API_KEY, base_url=loader.emulator.base_url,
+                                 dialect="contract").with_resources("users")
+    pipeline = dlt.pipeline("library", destination=dlt.destinations.duckdb(str(loader.db_path)),
+                            pipelines_dir=str(tmp_path / "library"), dataset_name="gainsight_px")
+    pipeline.run(source)
+
+    columns = {row[0] for row in loader.query("SELECT column_name FROM information_schema.columns "
+                                               "WHERE table_schema = 'gainsight_px' AND table_name = 'users'")}
+    assert {"aptrinsic_id", "last_seen_date", "custom_attributes__plan"} <= columns
+    assert not {c for c in columns if any(ch.isupper() for ch in c)}
