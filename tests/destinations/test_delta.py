@@ -38,6 +38,7 @@ def by_key(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:
 
 
 def load(emulator: Emulator, tmp_path: Path, destination: Any, name: str, **kwargs: Any):
+    kwargs.setdefault("lookback_s", 0)  # exact row counts: no lookback window re-read
     return run_load(api_key=EMULATOR_API_KEY, base_url=emulator.base_url, destination=destination,
                     pipeline_name=name, pipelines_dir=str(tmp_path / f"pipelines_{name}"), progress="none",
                     **kwargs)

@@ -22,6 +22,7 @@ TYPE_KINDS = {
 
 
 def load(emulator: Emulator, warehouse: Warehouse, tmp_path: Path, **kwargs: Any) -> LoadSummary:
+    kwargs.setdefault("lookback_s", 0)  # exact row counts: no lookback window re-read
     return run_load(api_key=EMULATOR_API_KEY, base_url=emulator.base_url,
                     destination=warehouse.destination(), pipeline_name=f"px_{warehouse.kind}",
                     pipelines_dir=str(tmp_path / f"pipelines_{warehouse.kind}"), progress="none", **kwargs)

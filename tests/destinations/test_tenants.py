@@ -71,7 +71,8 @@ def test_two_tenants_load_side_by_side_with_nothing_shared(make_emulator, tmp_pa
     again = [_start([*args, "--tenant", label, "--resources", "users"], tmp_path, env) for label in ("acme", "globex")]
     (code_a, out_a, err_a), (code_g, out_g, err_g) = (_finish(p) for p in again)
     assert code_a == code_g == 0, err_a + err_g
-    assert [line.split() for line in out_a.splitlines() if line.strip().startswith("users")] == [["users", "3"]]
+    (acme_users,) = [line.split() for line in out_a.splitlines() if line.strip().startswith("users")]
+    assert 3 <= int(acme_users[1]) < 120  # the active users (and the lookback window), not a full read
     assert [line.split() for line in out_g.splitlines() if line.strip().startswith("users")] == [["users", "0"]]
 
     # Pushes go to the tenant's own host, with its own ledger.
