@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -516,13 +517,19 @@ def run_load(
     started = time.perf_counter()
     secret = source_kwargs.get("api_key") or _configured_api_key()
     try:
-        pipeline = dlt.pipeline(
-            pipeline_name=pipeline_name,
-            pipelines_dir=pipelines_dir,
-            destination=transactional(default_destination(destination)),
-            dataset_name=dataset_name,
-            progress=make_collector(progress),
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # full_refresh is dlt's deprecated dev_mode
+            pipeline = dlt.pipeline(
+                pipeline_name=pipeline_name,
+                pipelines_dir=pipelines_dir,
+                destination=transactional(default_destination(destination)),
+                dataset_name=dataset_name,
+                progress=make_collector(progress),
+                # Never dlt's dev mode, whatever DEV_MODE or FULL_REFRESH say in the environment: it
+                # would load into a new, timestamped dataset on every run (--full-refresh is ours).
+                dev_mode=False,
+                full_refresh=False,
+            )
     except GainsightPXError:
         raise
     except Exception as exc:  # e.g. an unknown destination name

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pytest
 from gainsight_px.emulator import Emulator
 from gainsight_px.settings import EMULATOR_API_KEY
 from load_helpers import cli_env, run_cli
@@ -161,3 +162,22 @@ def test_demo_will_not_overwrite_a_real_load(emulator: Emulator, tmp_path: Path)
     assert result.returncode == 1
     assert "--db" in result.stderr and "gainsight_px" in result.stderr
     assert table_counts(tmp_path / "gainsight.duckdb")["users"] == 250
+
+
+@pytest.mark.parametrize("setting", ["FULL_REFRESH", "DEV_MODE"])
+def test_dlts_dev_mode_in_the_environment_does_not_move_the_load_to_a_new_dataset(
+        emulator: Emulator, tmp_path: Path, setting: str) -> None:
+    # dlt reads these for its own dev mode, which would load each run into a new timestamped dataset.
+    env = cli_env(emulator, tmp_path, **{setting: "true"})
+
+    results = [run_cli(["load", "--resources", "users"], env, tmp_path) for _ in range(2)]
+
+    assert [r.returncode for r in results] == [0, 0], results[-1].stderr
+    assert re.search(r"^\s*users\s+0\s*$", results[1].stdout, re.MULTILINE), results[1].stdout
+    con = duckdb.connect(str(tmp_path / "gainsight.duckdb"), read_only=True)
+    try:
+        datasets = {s for (s,) in con.execute("SELECT schema_name FROM information_schema.schemata "
+                                              "WHERE schema_name LIKE 'gainsight%'").fetchall()}
+    finally:
+        con.close()
+    assert datasets <= {"gainsight_px", "gainsight_px_staging"}
