@@ -6,41 +6,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from duckdb_loads import DuckDBLoads
 from gainsight_px.emulator import Emulator
 from gainsight_px.endpoints import PUBLISHED
-from gainsight_px.load import LoadSummary, run_load
-from gainsight_px.settings import EMULATOR_API_KEY
 
 DATASET = "gainsight_px"
 _RANGE = re.compile(r"^date>=(\d+);date<=(\d+)$")
 
 
-class EventLoader:
+class EventLoader(DuckDBLoads):
+    """Loads in the published dialect (the one with event streams) into `<tmp>/<name>.duckdb`."""
+
+    defaults = {"dialect": PUBLISHED}
+
     def __init__(self, emulator: Emulator, tmp_path: Path, name: str) -> None:
-        self.emulator = emulator
-        self.db_path = tmp_path / f"{name}.duckdb"
-        self.pipelines_dir = tmp_path / f"{name}.pipelines"
+        super().__init__(emulator, tmp_path / f"{name}.duckdb", tmp_path / f"{name}.pipelines", name)
         self.name = name
-
-    def run(self, **kwargs: Any) -> LoadSummary:
-        import dlt
-
-        kwargs.setdefault("api_key", EMULATOR_API_KEY)
-        kwargs.setdefault("base_url", self.emulator.base_url)
-        kwargs.setdefault("destination", dlt.destinations.duckdb(str(self.db_path)))
-        kwargs.setdefault("pipeline_name", self.name)
-        kwargs.setdefault("pipelines_dir", str(self.pipelines_dir))
-        kwargs.setdefault("progress", "none")
-        kwargs.setdefault("dialect", PUBLISHED)
-        return run_load(**kwargs)
-
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.db_path), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
 
     def ids(self, table: str) -> list[str]:
         """Every event_id in `table`, duplicates included."""

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb_loads import DuckDBLoads
 from gainsight_px.emulator import Emulator
-from gainsight_px.load import LoadSummary, run_load
 from gainsight_px.settings import API_KEY_ENV, BASE_URL_ENV, EMULATOR_API_KEY
 
 DATASET = "gainsight_px"
 
 
-class Loader:
-    """`run_load` against one emulator into `<tmp>/gainsight.duckdb`, plus ways to read it back.
+class Loader(DuckDBLoads):
+    """`run_load` against one emulator into `<tmp>/warehouse_<name>.duckdb`, plus ways to read it back.
 
     Runs without the users/accounts lookback (`lookback_s=0`) unless told otherwise, so that a
     test can count exactly the rows a change sends; `lookback_s=None` runs with the shipped
@@ -27,32 +27,9 @@ class Loader:
 
     def __init__(self, emulator: Emulator, tmp_path: Path, name: str = "gainsight_px",
                  lookback_s: float | None = 0) -> None:
-        self.lookback_s = lookback_s
-        self.emulator = emulator
+        super().__init__(emulator, tmp_path / f"warehouse_{name}.duckdb", tmp_path / f"{name}.pipelines", name)
         self.control = emulator.control
-        self.db_path = tmp_path / f"warehouse_{name}.duckdb"
-        self.pipelines_dir = tmp_path / f"{name}.pipelines"
-        self.pipeline_name = name
-
-    def run(self, **kwargs: Any) -> LoadSummary:
-        import dlt
-
-        kwargs.setdefault("api_key", EMULATOR_API_KEY)
-        kwargs.setdefault("base_url", self.emulator.base_url)
-        kwargs.setdefault("destination", dlt.destinations.duckdb(str(self.db_path)))
-        kwargs.setdefault("pipeline_name", self.pipeline_name)
-        kwargs.setdefault("pipelines_dir", str(self.pipelines_dir))
-        kwargs.setdefault("progress", "none")
-        if self.lookback_s is not None:
-            kwargs.setdefault("lookback_s", self.lookback_s)
-        return run_load(**kwargs)
-
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.db_path), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
+        self.defaults = {} if lookback_s is None else {"lookback_s": lookback_s}
 
     def rows(self, table: str, key: str = "id") -> dict[Any, dict[str, Any]]:
         """Every row of `table` as {key: {column: value}}."""
