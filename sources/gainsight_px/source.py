@@ -325,14 +325,21 @@ def _incremental_resource(endpoint: Endpoint, client: PXClient, naming: NamingCo
         state[BOUNDARY_STATE_KEY] = {**_stored_position(reached), "window": tally.record(reached.cursor)}
         _hold_back_future_cursor(state, cursor_column, reached.cursor)
 
+    # Should a record appear twice in one load (a restart after it moved), keep the newest.
+    return _merge_resource(rows, endpoint, naming, key_column, cursor_column)
+
+
+def _merge_resource(rows: Any, endpoint: Endpoint, naming: NamingConvention, key_column: str,
+                    newest_by: str) -> DltResource:
+    """A resource merged on `key_column`; of two copies of a record in one load, the one with the
+    highest `newest_by` stays."""
     return dlt.resource(
         rows,
         name=endpoint.name,
         table_name=endpoint.name,
         primary_key=key_column,
         write_disposition="merge",
-        # Should a record appear twice in one load (a restart after it moved), keep the newest.
-        columns={key_column: {"nullable": False}, **_dedup_on(endpoint, naming, cursor_column)},
+        columns={key_column: {"nullable": False}, **_dedup_on(endpoint, naming, newest_by)},
     )
 
 
@@ -524,15 +531,8 @@ def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingCon
             _refused(exc)
             return True, False
 
-    return dlt.resource(
-        rows,
-        name=endpoint.name,
-        table_name=endpoint.name,
-        primary_key=key_column,
-        write_disposition="merge",
-        # A record found by both scans loads once: the copy with the newer lastModifiedDate.
-        columns={key_column: {"nullable": False}, **_dedup_on(endpoint, naming, modified_column)},
-    )
+    # A record found by both scans loads once: the copy with the newer lastModifiedDate.
+    return _merge_resource(rows, endpoint, naming, key_column, modified_column)
 
 
 def _lookback(value: Any) -> float:
