@@ -21,7 +21,8 @@ in the same window between two runs, or a later stamp on a record already in
 the window, still behind the cursor) waits for the next run that sees any
 change, and that run re-reads the window: delayed, never lost. A value beyond
 now + `MAX_CLOCK_SKEW_MS` (a poisoned record) is outside the window on both
-sides, so it does not make every run look changed.
+sides, so it does not make every run look changed. A window of
+`MAX_TRUSTED_COUNT` records or more is always re-read.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ from gainsight_px.timestamps import now_ms
 # asynchronous and its delays are not published; an hour covers the delays seen
 # in practice with room, and costs each run only the records active in that hour.
 DEFAULT_RECORD_LOOKBACK_S = 3600.0
+# Search backends often report totals only up to 10,000; from there a count proves nothing, so a
+# window that full is read again (a tenant that active is never idle anyway).
+MAX_TRUSTED_COUNT = 10_000
 
 
 @dataclass
@@ -97,6 +101,8 @@ def unchanged(client: PXClient, endpoint: Endpoint, cursor_field: str, cursor_ms
     """True when the server's window behind `cursor_ms` holds what the last run left there."""
     if not isinstance(window, dict) or window.get("lag_ms") != lag_ms or type(window.get("count")) is not int:
         return False  # no record of it (an older state, another lookback): read the window
+    if window["count"] >= MAX_TRUSTED_COUNT:
+        return False
     total, top = window_count(client, endpoint, cursor_field, cursor_ms - lag_ms,
                               now_ms() + MAX_CLOCK_SKEW_MS, stats)
     return total == window["count"] and (top is None or top <= cursor_ms)
