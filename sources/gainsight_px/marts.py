@@ -1,20 +1,26 @@
 """Ready-made analyst views over the loaded dataset.
 
-Each view is one plain SQL file in `gainsight_px/sql/`: a header comment (what
-the view answers, what it cannot tell, its SQL dialect) and one SELECT. The
-file name is the view name. The SELECTs name the default dataset
-(`gainsight_px.users`), so every file runs as-is in a DuckDB shell on a default
-load; for another dataset the `gainsight_px.` qualifiers are rewritten.
+Each view is one plain SQL file in `gainsight_px/sql/`, the same for DuckDB and
+PostgreSQL: a header comment (what the view answers, what it cannot tell, and a
+`-- dialects: duckdb postgres` line naming the engines it runs on) and one
+SELECT. The file name is the view name. The SELECTs name the default dataset
+(`gainsight_px.users`), so every file runs as-is in a DuckDB or PostgreSQL shell
+on a default load; for another dataset the `gainsight_px.` qualifiers are rewritten.
+
+The SQL is written in what both engines accept: `extract(epoch FROM ts)` for
+elapsed seconds, `timezone('UTC', ts)` for UTC days, intervals in hours (not
+days, which follow the session's daylight saving time), `DISTINCT ON` instead of
+`arg_max`, a cast to DOUBLE PRECISION before dividing integers, and
+`generate_series` in FROM. Where the engines truly differ, a file holds a
+marker comment, `/* <name>: <argument> */`, that the view's creation replaces;
+pasted as written it is a comment. The markers (SUBSTITUTIONS):
+
+- `/* custom_attributes: <table> AS <alias> */`: `, <alias>."custom_attributes__..."`
+  for each custom-attribute column `<table>` has, in table order (DuckDB's
+  `COLUMNS(...)` and `EXCLUDE` have no PostgreSQL equivalent).
 
 Views go into the schema `<dataset>_marts` and name no catalog, so they keep
 working when the DuckDB file is renamed or ATTACHed under another alias.
-
-PostgreSQL gets its own variant of each view, `gainsight_px/sql/postgres/<name>.sql`
-(same columns and meaning; PostgreSQL has no `COLUMNS(...)`, `EXCLUDE`,
-`arg_max` or float division of integers). Where DuckDB selects the
-`custom_attributes__*` columns with `COLUMNS(...)`, a variant carries a marker
-comment, `/* custom_attributes: users AS u */`, that becomes the list of those
-columns when the view is created.
 """
 
 from __future__ import annotations
@@ -38,18 +44,33 @@ MARTS_SUFFIX = "_marts"
 # destination also answers SQL through DuckDB, but in a throwaway in-memory
 # database, so views there would vanish.)
 DUCKDB_DESTINATIONS = frozenset({"duckdb", "motherduck"})
-# Destinations with their own variant of the views in sql/<name>/.
-VARIANT_DIALECTS = frozenset({"postgres"})
+# The SQL dialects a view file may name on its `-- dialects:` line.
+DIALECTS = frozenset({"duckdb", "postgres"})
 
 _QUALIFIED_TABLE = re.compile(rf"\b{re.escape(DEFAULT_DATASET)}\.(\w+)")
-_DIALECT_LINE = re.compile(r"^--\s*dialect:\s*(\w+)\s*$", re.MULTILINE)
+_DIALECTS_LINE = re.compile(r"^--[ \t]*dialects:[ \t]*(\w+(?:[ \t]+\w+)*)[ \t]*$", re.MULTILINE)
 # Tables of the event streams (only the published dialect has them).
 EVENT_TABLES = frozenset(e.name for e in PUBLISHED.endpoints.values() if e.is_event_stream)
 # `-- fallback when <table>[.<column>], ... is not loaded:` starts a file's second SELECT.
 _FALLBACK = re.compile(r"^--\s*fallback when (.+?) (?:is|are) not loaded:.*$", re.MULTILINE)
-_CUSTOM_ATTRIBUTES = re.compile(r"/\*\s*custom_attributes:\s*(\w+)\s+AS\s+(\w+)\s*\*/")
+# `/* <name>: <argument> */`: a substitution marker (any block comment is one).
+_MARKER = re.compile(r"/\*\s*(\w+):\s*(.*?)\s*\*/", re.DOTALL)
+_TABLE_AS_ALIAS = re.compile(r"(\w+)\s+AS\s+(\w+)")
 
 Escape = Callable[[str], str]
+
+
+def _custom_attributes(argument: str, escape: Escape, columns: dict[str, list[str]]) -> str:
+    """`users AS u` -> `,\n    u."custom_attributes__plan", ...` (nothing without such columns)."""
+    table, alias = _TABLE_AS_ALIAS.fullmatch(argument).groups()  # type: ignore[union-attr]  # checked on load
+    names = [c for c in columns.get(table, []) if c.startswith("custom_attributes__")]
+    return "".join(f",\n    {alias}.{escape(c)}" for c in names)
+
+
+# name -> (the argument it takes, what it becomes: f(argument, escape, table -> columns)).
+SUBSTITUTIONS: dict[str, tuple[re.Pattern[str], Callable[[str, Escape, dict[str, list[str]]], str]]] = {
+    "custom_attributes": (_TABLE_AS_ALIAS, _custom_attributes),
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +79,7 @@ class View:
 
     name: str
     sql: str  # the SELECT, against the default dataset
-    dialect: str
+    dialects: frozenset[str]  # the engines it runs on (its `-- dialects:` line)
     # What to create instead when one of `fallback_when` (tables, or `table.column`)
     # is not loaded: a second SELECT after a `-- fallback when ...` line in the file.
     fallback: View | None = None
@@ -77,14 +98,12 @@ class View:
         return frozenset(_QUALIFIED_TABLE.findall(self.sql))
 
     def select_for(self, dataset: str, escape: Escape, columns: dict[str, list[str]] | None = None) -> str:
-        """The SELECT with its tables qualified by `dataset` and its custom-attribute
-        markers expanded from `columns` (table -> column names, in table order)."""
-        def attributes(m: re.Match) -> str:
-            table, alias = m.group(1), m.group(2)
-            names = [c for c in (columns or {}).get(table, []) if c.startswith("custom_attributes__")]
-            return "".join(f",\n    {alias}.{escape(c)}" for c in names)
+        """The SELECT with its tables qualified by `dataset` and its markers
+        (SUBSTITUTIONS) filled in from `columns` (table -> column names, in table order)."""
+        def substitute(m: re.Match) -> str:
+            return SUBSTITUTIONS[m.group(1)][1](m.group(2), escape, columns or {})
 
-        sql = _CUSTOM_ATTRIBUTES.sub(attributes, self.sql)
+        sql = _MARKER.sub(substitute, self.sql)
         return _QUALIFIED_TABLE.sub(lambda m: f"{escape(dataset)}.{escape(m.group(1))}", sql)
 
 
@@ -94,59 +113,57 @@ def marts_schema(dataset: str = DEFAULT_DATASET) -> str:
 
 
 def load_views(dialect: str = "duckdb") -> list[View]:
-    """Every view shipped for `dialect`, in name order: gainsight_px/sql/*.sql for
-    DuckDB, gainsight_px/sql/<dialect>/*.sql for a destination with variants."""
+    """Every view that runs on `dialect` ("duckdb" or "postgres"), in name order,
+    from gainsight_px/sql/*.sql (one file per view, for both engines)."""
     views = []
-    sql_dir = files("gainsight_px").joinpath("sql")
-    if dialect != "duckdb":
-        sql_dir = sql_dir.joinpath(dialect)
-    for entry in sorted(sql_dir.iterdir(), key=lambda e: e.name):
+    for entry in sorted(files("gainsight_px").joinpath("sql").iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):
             continue
-        text = entry.read_text(encoding="utf-8")
-        dialect = _DIALECT_LINE.search(text)
-        if dialect is None:
-            # A packaging bug, not user input: every file must say what it needs.
-            raise ValueError(f"gainsight_px/sql/{entry.name}: missing a '-- dialect: <name>' header line")
-        name = entry.name.removesuffix(".sql")
-        main, *rest = _FALLBACK.split(text, maxsplit=1)
-        fallback, when = None, ()
-        if rest:
-            when = tuple(t.strip() for t in rest[0].split(",") if t.strip())
-            fallback = View(name, rest[1].strip().rstrip(";"), dialect.group(1))
-        views.append(View(name=name, sql=main.strip().rstrip(";"), dialect=dialect.group(1),
-                          fallback=fallback, fallback_when=when))
+        view = _parse(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+        if dialect in view.dialects:
+            views.append(view)
     return views
+
+
+def _parse(name: str, text: str) -> View:
+    # A malformed file is a packaging bug, not user input: fail loudly on load.
+    where = f"gainsight_px/sql/{name}.sql"
+    line = _DIALECTS_LINE.search(text)
+    if line is None:
+        raise ValueError(f"{where}: missing a '-- dialects: duckdb postgres' header line")
+    dialects = frozenset(line.group(1).split())
+    if not dialects <= DIALECTS:
+        raise ValueError(f"{where}: unknown dialect(s) {', '.join(sorted(dialects - DIALECTS))}")
+    for marker in _MARKER.finditer(text):
+        known = SUBSTITUTIONS.get(marker.group(1))
+        if known is None or not known[0].fullmatch(marker.group(2)):
+            raise ValueError(f"{where}: unknown substitution marker {marker.group(0)!r}")
+    main, *rest = _FALLBACK.split(text, maxsplit=1)
+    fallback, when = None, ()
+    if rest:
+        when = tuple(t.strip() for t in rest[0].split(",") if t.strip())
+        fallback = View(name, rest[1].strip().rstrip(";"), dialects)
+    return View(name=name, sql=main.strip().rstrip(";"), dialects=dialects, fallback=fallback, fallback_when=when)
 
 
 def refresh_views(pipeline: Any) -> list[str]:
     """Create or replace the analyst views after a load; returns the views created.
 
-    Runs on DuckDB-like destinations and PostgreSQL (its own variants) through the
-    pipeline's own sql_client. On any other destination it logs a warning and
-    creates nothing.
-    Views whose tables were not loaded (yet) are skipped with a warning. All
-    views change in one transaction: if one does not fit the tables, InputError
-    names it and no view changes.
+    Runs on DuckDB-like destinations and PostgreSQL through the pipeline's own
+    sql_client. On any other destination it logs a warning and creates nothing.
+    Views whose tables were not loaded (yet) are skipped, named in one info line.
+    All views change in one transaction: if one does not fit the tables,
+    InputError names it and no view changes.
     """
     if pipeline.destination is None:
         return []
     destination = pipeline.destination.destination_type.rsplit(".", 1)[-1]
     dialect = "duckdb" if destination in DUCKDB_DESTINATIONS else destination
-    views = load_views()
-    if dialect in VARIANT_DIALECTS:
-        variants = load_views(dialect)
-        runnable = [v for v in variants if v.dialect == dialect]
-        skipped = sorted({v.name for v in views} - {v.name for v in runnable})
-        if skipped:
-            logger.warning("analyst views %s have no %s variant; not created on destination %r",
-                           ", ".join(skipped), dialect, destination)
-    else:
-        runnable = [v for v in views if v.dialect == dialect]
-        skipped = sorted(v.name for v in views if v.dialect != dialect)
-        if skipped:
-            logger.warning("analyst views %s are written in DuckDB SQL; not created on destination %r",
-                           ", ".join(skipped), destination)
+    if dialect not in DIALECTS:
+        logger.warning("analyst views are written for %s; not created on destination %r",
+                       " and ".join(sorted(DIALECTS)), destination)
+        return []
+    runnable = load_views(dialect)
     if not runnable:
         return []
     with pipeline.sql_client() as client:
@@ -207,7 +224,8 @@ def refresh_views_duckdb(path: str | Path, dataset: str = DEFAULT_DATASET) -> li
             columns: dict[str, list[str]] = {}
             for table, column in con.execute(
                     "SELECT table_name, column_name FROM information_schema.columns"
-                    " WHERE table_catalog = current_database() AND table_schema = ?", [dataset]).fetchall():
+                    " WHERE table_catalog = current_database() AND table_schema = ?"
+                    " ORDER BY table_name, ordinal_position", [dataset]).fetchall():
                 columns.setdefault(table, []).append(column)
             created = _create_views(con.execute, load_views(), dataset, tables, escape, columns=columns)
         except BaseException:
@@ -224,17 +242,19 @@ def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset:
     schema = marts_schema(dataset)
     execute(f"CREATE SCHEMA IF NOT EXISTS {escape(schema)}")
     created = []
+    waiting: dict[str, list[str]] = {}  # view -> the tables it waits for
     for view in views:
         missing = sorted(view.tables - tables)
-        if view.fallback is not None and view.needs_fallback(tables, columns) \
-                and view.fallback.tables <= tables:
-            view, missing = view.fallback, []
+        if view.fallback is not None and view.needs_fallback(tables, columns):
+            # The main SELECT cannot bind: the fallback, if it binds or lacks fewer tables
+            # (a view waits for what is least to load: `features`, not `feature_match_events`).
+            fallback_missing = sorted(view.fallback.tables - tables)
+            if not missing or len(fallback_missing) < len(missing):
+                view, missing = view.fallback, fallback_missing
         if missing:
-            # A load of selected resources only: the view would not bind. Event views
-            # on a dataset without events (the contract dialect has none) are expected.
-            log = logger.info if set(missing) <= EVENT_TABLES else logger.warning
-            log("analyst view %s not created: table(s) %s not loaded in dataset %r",
-                view.name, ", ".join(missing), dataset)
+            # A load of selected resources, or a dialect without event streams: the
+            # view would not bind. Expected, so one info line for all, not a warning each.
+            waiting[view.name] = missing
             continue
         try:
             name = f"{escape(schema)}.{escape(view.name)}"
@@ -249,7 +269,15 @@ def _create_views(execute: Callable[[str], Any], views: Iterable[View], dataset:
                 f"in dataset {dataset!r}; no view was changed: {exc}"
             ) from exc
         created.append(view.name)
+    if waiting:
+        logger.info("analyst views not created until their tables are loaded in dataset %r: %s",
+                    dataset, _waiting_text(waiting))
     return created
+
+
+def _waiting_text(waiting: dict[str, list[str]]) -> str:
+    """`{"feature_adoption": ["features"]}` -> `feature_adoption (waits for features)`."""
+    return "; ".join(f"{name} (waits for {', '.join(tables)})" for name, tables in sorted(waiting.items()))
 
 
 def _replace_in_place_or_recreate(execute: Callable[[str], Any], name: str, select: str) -> None:

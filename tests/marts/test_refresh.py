@@ -44,25 +44,35 @@ def test_sql_files_are_the_views_and_say_what_they_cannot_tell():
     for view in marts.load_views():
         assert view.sql.startswith(f"-- {view.name}: "), view.name
         assert "-- Answers:" in view.sql and "-- Cannot tell:" in view.sql, view.name
-        assert view.dialect == "duckdb"
         assert view.tables <= {"users", "accounts", "features", "engagements", "_dlt_loads"} | marts.EVENT_TABLES
 
 
-def test_each_postgres_variant_matches_its_duckdb_view():
-    duckdb_views = {v.name: v for v in marts.load_views()}
-    variants = marts.load_views("postgres")
-    assert {v.name for v in variants} == set(duckdb_views)
-    for view in variants:
-        assert view.dialect == "postgres"
-        assert view.sql.startswith(f"-- {view.name}: "), view.name
-        # the header (what it answers, what it cannot tell) is the DuckDB file's
-        assert view.sql.split("-- dialect:")[0] == duckdb_views[view.name].sql.split("-- dialect:")[0]
+def test_each_view_is_one_portable_file_for_both_destinations():
+    sql_dir = files("gainsight_px").joinpath("sql")
+    assert [e.name for e in sql_dir.iterdir() if e.is_dir()] == []  # no per-destination copies
+    for dialect in ("duckdb", "postgres"):
+        views = marts.load_views(dialect)
+        assert {v.name for v in views} == ALL_VIEWS | EVENT_VIEWS, dialect
+        assert all(v.dialects == {"duckdb", "postgres"} for v in views)
+        assert [v.sql for v in views] == [v.sql for v in marts.load_views()]  # the same text on both
 
 
-def test_each_sql_file_runs_as_written_on_a_default_load(demo_load):
-    # An analyst can paste a file into DuckDB (or its variant into PostgreSQL) as it
-    # is and get what the view gives.
+def test_substitution_markers_are_known_or_refused():
+    text = "-- x: y\n-- dialects: duckdb postgres\nSELECT 1 AS a /* custom_attributes: users AS u */"
+    assert marts._parse("x", text).select_for("gainsight_px", lambda s: f'"{s}"', {
+        "users": ["aptrinsic_id", "custom_attributes__plan"]}) == \
+        '-- x: y\n-- dialects: duckdb postgres\nSELECT 1 AS a ,\n    u."custom_attributes__plan"'
+    with pytest.raises(ValueError, match="unknown substitution marker"):
+        marts._parse("x", text.replace("custom_attributes:", "custom_attribute:"))
+    with pytest.raises(ValueError, match="unknown dialect"):
+        marts._parse("x", text.replace("postgres", "snowflake"))
+
+
+def test_each_sql_file_builds_and_runs_as_written_on_a_default_load(demo_load):
+    # Every view that this load can feed exists, from its one file; an analyst can paste
+    # the file into DuckDB or PostgreSQL as it is and get the view's rows.
     dialect = "duckdb" if isinstance(demo_load.path, Path) else "postgres"
+    assert view_names(demo_load.path) == ALL_VIEWS
     for view in marts.load_views(dialect):
         if view.tables & marts.EVENT_TABLES:  # no events on this load: the fallback, if any
             if view.fallback is None:
@@ -134,14 +144,38 @@ def test_a_view_that_does_not_fit_changes_nothing(duckdb_demo_load, tmp_path):
     assert "stale" in view_sql(db, "feature_adoption")  # rolled back as a whole
 
 
-def test_a_load_of_some_resources_skips_the_views_it_cannot_feed(emulator, tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="gainsight_px.marts"):
+def test_a_load_of_some_resources_says_once_which_views_wait_for_which_table(emulator, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="gainsight_px.marts"):
         summary = load(emulator, tmp_path, resources="users,accounts")
     feedable = ALL_VIEWS - {"feature_adoption", "engagements_by_state"}
-    assert set(summary.views) == feedable
+    assert set(summary.views) == feedable and not summary.warnings
     assert view_names(tmp_path / DB_FILE) == feedable
-    assert re.search(r"feature_adoption not created: table\(s\) features not loaded", caplog.text)
-    assert re.search(r"engagements_by_state not created: table\(s\) engagements not loaded", caplog.text)
+    # One info line names every skipped view and its table (contract: the event views too).
+    [record] = [r for r in caplog.records if r.name == "gainsight_px.marts"]
+    assert record.levelno == logging.INFO
+    message = record.getMessage()
+    assert "in dataset 'gainsight_px'" in message
+    assert "engagements_by_state (waits for engagements)" in message
+    assert "feature_adoption (waits for features)" in message
+    assert "sessions_per_account_weekly (waits for accounts" not in message
+    assert re.search(r"sessions_per_account_weekly \(waits for session_events\)", message)
+
+
+def test_a_view_whose_fallback_lacks_a_table_waits_for_it(tmp_path, caplog):
+    """Published features carry no counts: feature_adoption then reads feature match events,
+    and a load without them skips the view instead of failing every view on the missing column."""
+    con = duckdb.connect(str(tmp_path / "partial.duckdb"))
+    con.execute("CREATE SCHEMA gainsight_px")
+    con.execute("CREATE TABLE gainsight_px.features (id TEXT, name TEXT, type TEXT)")
+    con.execute("CREATE TABLE gainsight_px.users (aptrinsic_id TEXT, last_seen_date TIMESTAMPTZ)")
+    con.execute("CREATE TABLE gainsight_px._dlt_loads (inserted_at TIMESTAMPTZ, status BIGINT)")
+    columns = {"features": ["id", "name", "type"], "users": ["aptrinsic_id", "last_seen_date"]}
+    views = [v for v in marts.load_views() if v.name == "feature_adoption"]
+    with caplog.at_level(logging.INFO, logger="gainsight_px.marts"):
+        created = marts._create_views(con.execute, views, "gainsight_px", set(columns) | {"_dlt_loads"},
+                                      lambda s: f'"{s}"', columns=columns)
+    assert created == []
+    assert "feature_adoption (waits for feature_match_events)" in caplog.text
 
 
 def test_refresh_views_duckdb_refuses_a_missing_file(tmp_path):
@@ -163,7 +197,7 @@ def test_other_destinations_are_skipped_with_a_warning(tmp_path, caplog):
                             dataset_name="gainsight_px", pipelines_dir=str(tmp_path / "pipelines"))
     with caplog.at_level(logging.WARNING, logger="gainsight_px.marts"):
         assert marts.refresh_views(pipeline) == []
-    assert "written in DuckDB SQL; not created on destination 'filesystem'" in caplog.text
+    assert "written for duckdb and postgres; not created on destination 'filesystem'" in caplog.text
     assert not (tmp_path / "bucket").exists()
 
 

@@ -16,7 +16,7 @@
 -- (API-only activity), or anything after the session events' last load: if
 -- session events stopped loading, recent days undercount.
 -- The load day's dau covers it only up to the load.
--- dialect: duckdb
+-- dialects: duckdb postgres
 WITH as_of AS (
     -- The data describes the tenant as of the last successful load.
     SELECT CAST(timezone('UTC', max(inserted_at)) AS DATE) AS as_of_day
@@ -104,17 +104,17 @@ ORDER BY day
 -- fallback when session_events is not loaded: the snapshot alone (e.g. the contract dialect).
 WITH as_of AS (
     -- The data describes the tenant as of the last successful load.
-    SELECT timezone('UTC', max(inserted_at))::DATE AS as_of_day
+    SELECT CAST(timezone('UTC', max(inserted_at)) AS DATE) AS as_of_day
     FROM gainsight_px._dlt_loads
     WHERE status = 0
 ),
 known_activity AS (
     -- Every (user, UTC day) on which we know the user was active.
-    SELECT aptrinsic_id, timezone('UTC', last_seen_date)::DATE AS day
+    SELECT aptrinsic_id, CAST(timezone('UTC', last_seen_date) AS DATE) AS day
     FROM gainsight_px.users
     WHERE last_seen_date IS NOT NULL
     UNION
-    SELECT aptrinsic_id, timezone('UTC', first_visit_date)::DATE AS day
+    SELECT aptrinsic_id, CAST(timezone('UTC', first_visit_date) AS DATE) AS day
     FROM gainsight_px.users
     WHERE first_visit_date IS NOT NULL
 ),
@@ -125,12 +125,18 @@ latest_activity AS (
     SELECT aptrinsic_id, day, lead(day) OVER (PARTITION BY aptrinsic_id ORDER BY day) AS next_day
     FROM known_activity
 ),
-days AS (
-    SELECT unnest(generate_series(min(k.day), greatest(max(k.day), any_value(a.as_of_day)), INTERVAL 1 DAY))::DATE AS day,
-           any_value(a.as_of_day) AS as_of_day
+bounds AS (
+    SELECT min(k.day) AS first_day, greatest(max(k.day), max(a.as_of_day)) AS last_day,
+           max(a.as_of_day) AS as_of_day
     FROM known_activity AS k
     CROSS JOIN as_of AS a
     HAVING min(k.day) IS NOT NULL
+),
+days AS (
+    -- timestamps without time zone: every step is one calendar day
+    SELECT g.day::DATE AS day, b.as_of_day
+    FROM bounds AS b
+    CROSS JOIN generate_series(b.first_day::TIMESTAMP, b.last_day::TIMESTAMP, INTERVAL '1 day') AS g(day)
 )
 SELECT
     d.day,

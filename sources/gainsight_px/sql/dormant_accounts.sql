@@ -10,21 +10,24 @@
 -- Cannot tell: why an account is quiet, or activity after the last load.
 -- Last activity is the later of the account's own lastSeenDate and its
 -- users' latest visit.
--- dialect: duckdb
+-- dialects: duckdb postgres
 WITH as_of AS (
     -- The data describes the tenant as of the last successful load.
     SELECT max(inserted_at) AS as_of FROM gainsight_px._dlt_loads WHERE status = 0
 ),
 account_users AS (
-    SELECT
-        account_id,
-        count(*) AS users,
-        max(last_seen_date) AS last_user_seen_date,
-        arg_max(identify_id, last_seen_date) AS last_seen_identify_id,
-        arg_max(email, last_seen_date) AS last_seen_email
+    SELECT account_id, count(*) AS users, max(last_seen_date) AS last_user_seen_date
     FROM gainsight_px.users
     WHERE account_id IS NOT NULL
     GROUP BY account_id
+),
+last_seen_user AS (
+    -- The user of each account seen most recently (ties: the lowest aptrinsic_id).
+    SELECT DISTINCT ON (account_id)
+        account_id, identify_id AS last_seen_identify_id, email AS last_seen_email
+    FROM gainsight_px.users
+    WHERE account_id IS NOT NULL AND last_seen_date IS NOT NULL
+    ORDER BY account_id, last_seen_date DESC, aptrinsic_id
 ),
 account_activity AS (
     SELECT
@@ -33,14 +36,16 @@ account_activity AS (
         acc.plan,
         coalesce(au.users, 0) AS users,
         greatest(acc.last_seen_date, au.last_user_seen_date) AS last_seen_date,
-        au.last_seen_identify_id,
-        au.last_seen_email,
-        floor((epoch(a.as_of) - epoch(greatest(acc.last_seen_date, au.last_user_seen_date))) / 86400)::INTEGER
+        lu.last_seen_identify_id,
+        lu.last_seen_email,
+        floor((extract(epoch FROM a.as_of)
+               - extract(epoch FROM greatest(acc.last_seen_date, au.last_user_seen_date))) / 86400)::INTEGER
             AS days_since_last_seen,
         a.as_of
     FROM gainsight_px.accounts AS acc
     CROSS JOIN as_of AS a
     LEFT JOIN account_users AS au ON au.account_id = acc.id
+    LEFT JOIN last_seen_user AS lu ON lu.account_id = acc.id
 )
 SELECT
     account_id,

@@ -9,7 +9,7 @@
 -- Cannot tell: completions of dialogs and notifications (PX records no state
 -- for them), why users dismissed an engagement, or views before the first
 -- loaded window. Email engagements are in email_events, not here.
--- dialect: duckdb
+-- dialects: duckdb postgres
 WITH stats AS (
     SELECT
         engagement_id,

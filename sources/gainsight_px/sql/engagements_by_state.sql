@@ -7,7 +7,7 @@
 --
 -- Cannot tell: views, clicks or completion of engagements (not in the
 -- engagements endpoint), or when an engagement changed state.
--- dialect: duckdb
+-- dialects: duckdb postgres
 SELECT
     type,
     state,

@@ -9,7 +9,7 @@
 -- totals, not users or accounts), or when. PX counts over the feature's
 -- whole history, so users deleted since may still be counted and
 -- share_of_users can exceed 1 on tenants with many deletions.
--- dialect: duckdb
+-- dialects: duckdb postgres
 WITH seen_users AS (
     SELECT count(*) AS users_ever_seen
     FROM gainsight_px.users
@@ -22,8 +22,9 @@ SELECT
     f.url,
     f.total_user_count AS users,
     f.total_event_count AS events,
-    f.total_event_count / nullif(f.total_user_count, 0) AS events_per_user,
-    f.total_user_count / nullif(s.users_ever_seen, 0) AS share_of_users,
+    -- PostgreSQL divides integers as integers
+    CAST(f.total_event_count AS DOUBLE PRECISION) / nullif(f.total_user_count, 0) AS events_per_user,
+    CAST(f.total_user_count AS DOUBLE PRECISION) / nullif(s.users_ever_seen, 0) AS share_of_users,
     s.users_ever_seen,
     rank() OVER (ORDER BY f.total_user_count DESC NULLS LAST) AS adoption_rank
 FROM gainsight_px.features AS f

@@ -8,7 +8,7 @@
 -- pages), usage before the first loaded window, or features deleted from PX
 -- (their events remain; name is NULL once the feature is gone from the
 -- features table). The current week is partial.
--- dialect: duckdb
+-- dialects: duckdb postgres
 WITH weekly AS (
     SELECT
         CAST(date_trunc('week', timezone('UTC', e.date)) AS DATE) AS week,

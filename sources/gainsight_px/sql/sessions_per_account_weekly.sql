@@ -8,7 +8,7 @@
 -- only), sessions of users without an account (account_id NULL, kept as one
 -- row per week), or sessions before the first loaded window. The current
 -- week is partial.
--- dialect: duckdb
+-- dialects: duckdb postgres
 SELECT
     CAST(date_trunc('week', timezone('UTC', s.date)) AS DATE) AS week,
     s.account_id,

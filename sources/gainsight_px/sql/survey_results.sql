@@ -10,7 +10,7 @@
 -- survey beyond question_type, responses before the first loaded window, or
 -- who chose not to answer. NPS is meaningful for NPS surveys (0-10 scale);
 -- for rating or CES surveys read average_score and the distribution instead.
--- dialect: duckdb
+-- dialects: duckdb postgres
 SELECT
     r.engagement_id,
     g.name AS engagement_name,

@@ -9,15 +9,12 @@
 -- Cannot tell: what a user did between first and last visit, or any activity
 -- after the last load. Never-seen users have last_seen_date and
 -- days_since_last_seen NULL and both active flags false.
--- dialect: duckdb
+-- dialects: duckdb postgres
+-- The custom_attributes__* columns are listed by the load when it creates the
+-- view (the marker comment below); pasted as written, the view runs without them.
 WITH as_of AS (
     -- The data describes the tenant as of the last successful load.
     SELECT max(inserted_at) AS as_of FROM gainsight_px._dlt_loads WHERE status = 0
-),
-user_attributes AS (
-    -- aptrinsic_id plus every custom_attributes__* column, however many the tenant has.
-    SELECT COLUMNS(c -> c = 'aptrinsic_id' OR starts_with(c, 'custom_attributes__'))
-    FROM gainsight_px.users
 )
 SELECT
     u.aptrinsic_id,
@@ -31,12 +28,13 @@ SELECT
     u.number_of_visits,
     u.first_visit_date,
     u.last_seen_date,
-    floor((epoch(a.as_of) - epoch(u.last_seen_date)) / 86400)::INTEGER AS days_since_last_seen,
-    coalesce(u.last_seen_date > a.as_of - INTERVAL 7 DAY, false) AS active_7d,
-    coalesce(u.last_seen_date > a.as_of - INTERVAL 30 DAY, false) AS active_30d,
-    a.as_of,
-    attrs.* EXCLUDE (aptrinsic_id)
+    floor((extract(epoch FROM a.as_of) - extract(epoch FROM u.last_seen_date)) / 86400)::INTEGER
+        AS days_since_last_seen,
+    -- hours, not days: a day interval would follow the session's daylight saving time
+    coalesce(u.last_seen_date > a.as_of - INTERVAL '168 hours', false) AS active_7d,
+    coalesce(u.last_seen_date > a.as_of - INTERVAL '720 hours', false) AS active_30d,
+    a.as_of
+    /* custom_attributes: users AS u */
 FROM gainsight_px.users AS u
 CROSS JOIN as_of AS a
 LEFT JOIN gainsight_px.accounts AS acc ON acc.id = u.account_id
-JOIN user_attributes AS attrs ON attrs.aptrinsic_id = u.aptrinsic_id
