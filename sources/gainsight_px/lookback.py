@@ -12,7 +12,8 @@ many records it saw in the window [cursor - lookback, now + clock skew]. The
 next run first asks the server for that count and the highest value in the
 window (`paging.window_count`: one request for one record, sorted descending):
 
-- the same count and nothing past the cursor: nothing changed, the run ends;
+- the same count, and the newest value is the cursor itself: nothing changed,
+  the run ends (a server that ignored the sort shows an older value first);
 - anything else (a record arrived late inside the window, one moved past the
   cursor, one was deleted): the run re-reads from the window's start.
 
@@ -105,4 +106,6 @@ def unchanged(client: PXClient, endpoint: Endpoint, cursor_field: str, cursor_ms
         return False
     total, top = window_count(client, endpoint, cursor_field, cursor_ms - lag_ms,
                               now_ms() + MAX_CLOCK_SKEW_MS, stats)
-    return total == window["count"] and (top is None or top <= cursor_ms)
+    # The newest value must be the cursor itself: higher, a record moved past it; lower, the records
+    # at the cursor moved or went, or the server ignored the descending sort.
+    return total == window["count"] and (top == cursor_ms if total else top is None)

@@ -80,3 +80,18 @@ def test_a_poisoned_future_value_does_not_make_every_run_read_the_window(make_em
     assert loader.run(resources="users").rows["users"] >= 2
     seen = dict(loader.query("SELECT aptrinsic_id, epoch_ms(last_seen_date) FROM gainsight_px.users"))
     assert all(seen[k] >= now_ms() - 60_000 for k in active)
+
+
+def test_a_server_that_ignores_the_descending_sort_does_not_hide_a_change(make_emulator, tmp_path: Path) -> None:
+    loader = defaults_loader(make_emulator, tmp_path, "contract")
+    newest = newest_seen(loader)
+    inside, _stays = loader.control.simulate_activity(count=2, at_ms=newest - LATE_MS)  # in the window
+    loader.run(resources="users")
+    # Activity moves it past the cursor: the window's count stays as it was, its newest value moves.
+    loader.control.simulate_activity(ids=[inside], at_ms=newest + 5000)
+    loader.control.ignore_sort_direction()
+
+    loader.run(resources="users")
+
+    seen = dict(loader.query("SELECT aptrinsic_id, epoch_ms(last_seen_date) FROM gainsight_px.users"))
+    assert seen[inside] == newest + 5000

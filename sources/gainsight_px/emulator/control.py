@@ -15,6 +15,7 @@ and out, no auth, not rate-limited, not logged, never affected by faults:
     POST   /__emulator/activity                    {"count": n, "ids": [...], "at_ms": t} -> {"ids": [...]}
     POST   /__emulator/attribute_change            {"resource": "users", "count": n, "ids": [...],
                                                     "changes": {...}, "at_ms": t} -> {"ids": [...]}
+    POST   /__emulator/ignore_sort_direction       {"on": true} (descending sorts answered ascending)
     POST   /__emulator/refuse_filter               {"fields": ["lastModifiedDate"]} (400 to such filters;
                                                     [] accepts every filter again)
     GET    /__emulator/faults                      -> pending faults
@@ -184,6 +185,10 @@ class Control:
         """List requests filtering on any of `fields` get 400 (an empty list lifts it)."""
         self._emu.refuse_filters = set(fields)
 
+    def ignore_sort_direction(self, on: bool = True) -> None:
+        """List requests sorted descending are answered in ascending order."""
+        self._emu.ascending_only = bool(on)
+
     def update_record(self, resource: str, key: str, changes: dict) -> dict:
         """Change a record by primary key, unvalidated; customAttributes merge key by key."""
         store = self._emu.store
@@ -352,6 +357,9 @@ class Control:
             if head == "refuse_filter":
                 self.refuse_filter(list(data.get("fields") or []))
                 return 200, {"ok": True}
+            if head == "ignore_sort_direction":
+                self.ignore_sort_direction(bool(data.get("on", True)))
+                return 200, {"ok": True}
             if head == "faults":
                 params = dict(data)
                 kind = params.pop("kind", None)
@@ -443,6 +451,9 @@ class RemoteControl:
 
     def refuse_filter(self, fields: list[str]) -> None:
         self._call("POST", "refuse_filter", {"fields": list(fields)})
+
+    def ignore_sort_direction(self, on: bool = True) -> None:
+        self._call("POST", "ignore_sort_direction", {"on": on})
 
     def delete_record(self, resource: str, key: str) -> None:
         self._call("DELETE", f"records/{resource}/{self._seg(key)}")

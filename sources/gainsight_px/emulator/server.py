@@ -40,6 +40,8 @@ Choices where docs/api-behaviour.md leaves room (clients must cope either way):
 - `Emulator.refuse_filters` (control: `refuse_filter`) makes a list request
   whose filter names one of those fields a 400, as a tenant that cannot
   filter on `lastModifiedDate` might.
+- `Emulator.ascending_only` (control: `ignore_sort_direction`) answers a
+  descending sort in ascending order, as a server that ignores the direction.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from gainsight_px.settings import EMULATOR_API_KEY, EMULATOR_READ_ONLY_KEY
 from .control import ActivityLog, Control
 from .events import EventHistory, EventSpec
 from .faults import AFTER_KINDS, API_STATUS, DUPLICATE_BLOCKED, HTML_502, Fault, FaultQueue, malform
-from .store import APIError, Store, bad_request, filter_fields
+from .store import APIError, Store, bad_request, filter_fields, parse_sort
 from .tenant import TenantSpec, generate
 
 API_PREFIX = "/v1"
@@ -329,6 +331,8 @@ class Emulator:
                            scroll_ttl=scroll_ttl, clock_ms=self.clock_ms, rotate_scroll_ids=rotate_scroll_ids)
         # Fields a list filter may not name (400), to test a client's fallback.
         self.refuse_filters: set[str] = set()
+        # Answer descending sorts in ascending order, as a server that ignores the direction would.
+        self.ascending_only = False
         # The event history (events.py), for dialects with event streams.
         self.events: EventHistory | None = None
         if any(ep.is_event_stream for ep in dialect.endpoints.values()):
@@ -595,6 +599,8 @@ class Emulator:
         else:
             if sort and len(sort) > 1:
                 raise bad_request("Give sort once, fields separated by ';'")
+            if sort and self.ascending_only:
+                sort = [d.sort(*(name for name, _ in parse_sort(ep, sort[0], d)))]
             if ep.is_event_stream and self.events is not None:
                 scroll = self.events.open_scroll(store, ep, page_size or d.page_default(ep), filters,
                                                  sort[0] if sort else None, self.clock_ms())
