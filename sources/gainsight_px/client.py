@@ -57,6 +57,7 @@ import email.utils
 import heapq
 import ipaddress
 import itertools
+import json
 import logging
 import os
 import random
@@ -67,7 +68,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import orjson
 import urllib3
@@ -490,6 +491,11 @@ class HTTPTransport:
         key = check_api_key(api_key)
         self._key = key
         self._secret = key.encode()
+        # The forms a server may echo it back in: as sent, JSON-escaped, URL-encoded.
+        escaped = json.dumps(key)[1:-1]
+        self._echoes = sorted({key, escaped, escaped.replace("/", "\\/"), quote(key, safe=""), quote_plus(key)},
+                              key=len, reverse=True)
+        self._echoed_bytes = [form.encode() for form in self._echoes]
         # The key lives only in these headers: never in a URL, a message or a log.
         self.headers = {
             api_key_header: key,
@@ -514,11 +520,18 @@ class HTTPTransport:
         return self.base_url + path
 
     def scrub(self, text: str) -> str:
-        """`text` with the key replaced by `***` (for anything the server sent)."""
-        return text.replace(self._key, "***") if self._key in text else text
+        """`text` with the key, in any form it may be echoed in, replaced by `***` (for anything the
+        server sent)."""
+        for form in self._echoes:
+            if form in text:
+                text = text.replace(form, "***")
+        return text
 
     def _scrub_bytes(self, data: bytes) -> bytes:
-        return data.replace(self._secret, b"***") if self._secret in data else data
+        for form in self._echoed_bytes:
+            if form in data:
+                data = data.replace(form, b"***")
+        return data
 
     def send(self, method: str, path: str, body: bytes | None = None, *,
              headers: dict[str, str] | None = None, need_body: bool = True) -> Answer:

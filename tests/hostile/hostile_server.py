@@ -171,18 +171,22 @@ def redirect(location: str | Callable[[Request], str], status: int = 302) -> Beh
     return behaviour
 
 
-def echo_headers(status: int = 500, *, into_header: str | None = "X-Echo") -> Behaviour:
+def echo_headers(status: int = 500, *, into_header: str | None = "X-Echo",
+                 encode: Callable[[str], str] | None = None, escape_slashes: bool = False) -> Behaviour:
     """An error whose JSON body (message and debugMessage) and one header repeat every request header,
-    as a careless proxy or API gateway does."""
+    as a careless proxy or API gateway does; `encode` spells each value as it echoes it (e.g. URL-encoded),
+    `escape_slashes` writes the JSON the way Java serializers do (every `/` escaped)."""
     def behaviour(ex: Exchange) -> None:
-        dump = "; ".join(f"{k}: {v}" for k, v in ex.request.headers.items())
+        dump = "; ".join(f"{k}: {encode(v) if encode else v}" for k, v in ex.request.headers.items())
         body = json.dumps({"externalapierror": {"status": "INTERNAL_SERVER_ERROR",
                                                 "message": f"request rejected, headers were {dump}",
-                                                "debugMessage": dump}}).encode()
+                                                "debugMessage": dump}})
+        if escape_slashes:
+            body = body.replace("/", "\\/")
         headers = {"Content-Type": "application/json"}
         if into_header:
             headers[into_header] = dump.replace("\r", " ").replace("\n", " ")
-        ex.send(status, body, headers)
+        ex.send(status, body.encode(), headers)
     return behaviour
 
 

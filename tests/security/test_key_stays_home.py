@@ -15,6 +15,7 @@ Each test runs the CLI (load or push, a subprocess) against the hostile server
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import duckdb
 import pytest
@@ -115,6 +116,36 @@ def test_a_server_echoing_the_key_cannot_put_it_into_anything_the_load_keeps(
     assert "request rejected" in error_line(result)  # the echo did arrive, and is reported
     assert (work.dlt_dir / "pipelines").is_dir()  # dlt wrote its trace and state: searched below
     assert where_is(CANARY, tmp_path, [result]) == []
+
+
+# A key with characters that change when a server echoes it URL-encoded or JSON-escaped.
+ODD_CANARY = "SECRET/key+canary=77e1d0"
+
+
+@pytest.mark.parametrize("spelling", ["url-encoded", "url-encoded-plus", "json-escaped"])
+def test_a_server_echoing_the_key_encoded_cannot_put_it_into_anything_the_load_keeps(
+        spelling: str, hostile: HostileServer, tmp_path: Path) -> None:
+    emulator = new_emulator(api_key=ODD_CANARY)
+    try:
+        _load_against_an_encoded_echo(spelling, emulator, hostile, tmp_path)
+    finally:
+        emulator.stop()
+
+
+def _load_against_an_encoded_echo(spelling: str, emulator, hostile: HostileServer, tmp_path: Path) -> None:
+    hostile.on("*", "*", forward(origin(emulator)), absolute=True)
+    echo = {"url-encoded": echo_headers(400, encode=lambda v: quote(v, safe="")),
+            "url-encoded-plus": echo_headers(400, encode=quote_plus),
+            "json-escaped": echo_headers(400, escape_slashes=True)}[spelling]
+    hostile.on("GET", "/accounts", echo)
+    work = Workdir(tmp_path, hostile.base_url, api_key=ODD_CANARY)
+
+    result = run(work, *LOAD_ARGS, extra_env={"RUNTIME__LOG_LEVEL": "DEBUG"})
+
+    assert result.code == 1, result.text
+    assert "request rejected" in error_line(result)  # the echo did arrive, and is reported
+    for form in (ODD_CANARY, quote(ODD_CANARY, safe=""), quote_plus(ODD_CANARY), ODD_CANARY.replace("/", "\\/")):
+        assert where_is(form, tmp_path, [result]) == [], form
 
 
 def test_a_server_echoing_the_key_cannot_put_it_into_the_ledger_or_rejects(
