@@ -62,7 +62,9 @@ Escape = Callable[[str], str]
 
 def _custom_attributes(argument: str, escape: Escape, columns: dict[str, list[str]]) -> str:
     """`users AS u` -> `,\n    u."custom_attributes__plan", ...` (nothing without such columns)."""
-    table, alias = _TABLE_AS_ALIAS.fullmatch(argument).groups()  # type: ignore[union-attr]  # checked on load
+    match = _TABLE_AS_ALIAS.fullmatch(argument)
+    assert match is not None, argument  # _parse refuses a file with another argument
+    table, alias = match.groups()
     names = [c for c in columns.get(table, []) if c.startswith("custom_attributes__")]
     return "".join(f",\n    {alias}.{escape(c)}" for c in names)
 

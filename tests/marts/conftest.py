@@ -1,7 +1,7 @@
 """Loaded warehouses for the marts tests: one load per module and destination, shared by its tests.
 
 `hand_load` and `demo_load` run each test on DuckDB and on PostgreSQL (the
-views' own variant there); `duckdb_demo_load` is for what only DuckDB has
+same view files on both); `duckdb_demo_load` is for what only DuckDB has
 (files to copy, ATTACH, refresh_views_duckdb).
 """
 
