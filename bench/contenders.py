@@ -136,9 +136,11 @@ def peer(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def ours(args: argparse.Namespace) -> dict[str, Any]:
+    from gainsight_px.load import truncate_staging_after_load
     from gainsight_px.source import gainsight_px_source
 
     started = time.perf_counter()
+    truncate_staging_after_load()  # as run_load does
     pipeline = _pipeline(args.pipeline_name, args.workdir, settings.DEFAULT_DATASET, tuned=True)
     source = gainsight_px_source(base_url=_base_url(), api_key=_api_key()).with_resources(USERS.name)
     pipeline.run(source)

@@ -7,14 +7,15 @@ all go through here, so they behave the same:
   named after the dataset: DuckDB would then see catalog `gainsight_px` and
   schema `gainsight_px` as ambiguous). dlt's `DESTINATION__DUCKDB__CREDENTIALS`
   overrides the path; `DLT_DATA_DIR` decides where pipeline state lives.
-- That DuckDB gets two settings (`DUCKDB_SETTINGS`) that keep a load's memory
-  flat as the tenant grows: a `memory_limit` (DuckDB otherwise caches up to 80%
-  of RAM while inserting, ~+370 MB at 1M users; beyond the limit it spills to
-  its temp directory) and `preserve_insertion_order = false` (rows in a table
-  have no order; keeping it costs DuckDB memory and about a quarter of the
-  insert time). The price: the first merge after a full load takes ~1 s longer
-  at 1M users (DuckDB rewrites the row groups it wrote under the cap once; see
-  bench/README.md). Configured values win, the dlt way:
+- That DuckDB gets three settings (`DUCKDB_SETTINGS`) that keep a load's memory
+  flat as the tenant grows, narrow or wide: `threads = 1` (DuckDB's memory need
+  grows with its threads; the load is one INSERT and one merge, which gain
+  little from a second core the extract of the next run or the emulator use),
+  a `memory_limit` (DuckDB otherwise caches up to 80% of RAM while inserting;
+  beyond the limit it spills to its temp directory) and
+  `preserve_insertion_order = false` (rows in a table have no order; keeping
+  it costs DuckDB memory and about a quarter of the insert time). Configured
+  values win, the dlt way:
   `[destination.duckdb.credentials.global_config]` in `.dlt/config.toml` or
   `DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "2GB"}'`.
 - A package left by an interrupted run is loaded first, then the new run starts.
@@ -60,27 +61,30 @@ DUCKDB_CREDENTIALS_KEY = "destination.duckdb.credentials"
 # Source state: the tenant the dataset belongs to (identity.py; no key, a salted hash).
 TENANT_STATE_KEY = "tenant"
 DUCKDB_SETTINGS_KEY = DUCKDB_CREDENTIALS_KEY + ".global_config"
-# A bounded cap and no insertion order keep a load's memory flat as the tenant grows (bench/);
-# figures in default_memory_limit().
+# One thread, a bounded cap and no insertion order keep a load's memory flat as the tenant grows,
+# whatever its width (bench/); figures in default_memory_limit().
 def default_memory_limit() -> str:
-    """DuckDB's cap: 256 MB, or an eighth of RAM on a machine with less than 2 GB.
+    """DuckDB's cap: 120 MB, or an eighth of RAM on a machine with less than 1 GB.
 
-    Measured (bench/, 2 cores): a fixed 96 MB failed wide tenants (10k users x
-    100 attributes: OutOfMemoryException); at 256 MB 50k users x 100 attributes
-    load at ~460 MB peak RSS and 1M users at ~340 MB, the replacing merge's
-    dedup window included (it spills beyond the cap). A cap of a quarter of
-    RAM (2 GB here) let that merge take ~800 MB at 1M users for no gain in
-    speed, and DuckDB's own default (80% of RAM) grows with the tenant.
+    DuckDB's memory need grows with its threads (each buffers its own row
+    groups and merge state), so the load runs DuckDB on one thread and the cap
+    bounds what is left. Measured (bench/, 2 cores, shared): 10k users x 100
+    attributes fail at 96 MB with 2 threads (OutOfMemoryException) and load at
+    96 MB and at 64 MB with one; 100k x 100 peak at 385 MB (128 MB, 1 thread)
+    against 493 MB (256 MB, 2 threads); 1M x 20 at 386 MB against 541 MB, with
+    the load step about as fast (15 s against 12-14 s at load average 4-6).
+    120 MB rather than 128: DuckDB shows it as a round MiB figure, and both load.
     `[destination.duckdb.credentials.global_config] memory_limit` overrides it.
     """
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         total = 4 << 30
-    return f"{max(64, min(256, total // 8 >> 20))}MB"
+    return f"{max(64, min(120, total // 8 >> 20))}MB"
 
 
-DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": default_memory_limit(), "preserve_insertion_order": False}
+DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": default_memory_limit(), "threads": 1,
+                                   "preserve_insertion_order": False}
 
 
 @dataclass
@@ -153,6 +157,23 @@ def parse_resources(value: str | Iterable[str] | None, dialect: Dialect | None =
         what = f"unknown resource(s): {', '.join(unknown)}" if unknown else "no resource named"
         raise InputError(f"--resources: {what}. Valid names: {', '.join(valid)}.")
     return list(dict.fromkeys(names))
+
+
+TRUNCATE_STAGING_KEY = "load.truncate_staging_dataset"
+
+
+def truncate_staging_after_load() -> None:
+    """Have dlt empty the staging dataset once a load completes (its `[load] truncate_staging_dataset`).
+
+    Unless configured otherwise. Without it the staging table keeps a full
+    load's rows until the next merge truncates them, and that merge's connection
+    then pays for freeing them in DuckDB's checkpoint at close: the first merge
+    after a full load was 1-1.6 s slower than the later ones (bench/README.md).
+    Staging is scratch space; truncating it after the load record is committed
+    changes nothing a rerun relies on.
+    """
+    if dlt.config.get(TRUNCATE_STAGING_KEY) is None:
+        dlt.config[TRUNCATE_STAGING_KEY] = True
 
 
 def duckdb_settings() -> dict[str, Any]:
@@ -561,6 +582,7 @@ def run_load(
             f"(e.g. {settings.DEFAULT_DUCKDB_FILE}) or another --dataset."
         )
     resumed = dropped = False
+    truncate_staging_after_load()
     # One run per pipeline at a time: two would extract into the same working folder.
     with failures.pipeline_lock(pipeline.pipelines_dir, pipeline.pipeline_name):
         if location:

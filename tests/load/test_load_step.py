@@ -1,0 +1,54 @@
+"""The load step's DuckDB settings bound its memory by design: one thread, then a cap.
+
+DuckDB's memory need grows with its threads; under the same cap two threads
+failed a wide tenant that one thread loads (bench/README.md has the figures).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+from gainsight_px.emulator import TenantSpec
+from gainsight_px.load import duckdb_settings
+from load_helpers import DATASET, cli_env, run_cli
+
+WIDE = TenantSpec(users=10_000, accounts=100, extra_attributes=100, seed=5)
+
+
+def test_the_default_duckdb_settings_run_one_thread_under_a_bounded_cap() -> None:
+    settings = duckdb_settings()
+    assert settings["threads"] == 1
+    assert int(settings["memory_limit"].removesuffix("MB")) <= 120
+
+
+def test_a_wide_first_load_fits_a_cap_that_two_threads_do_not(make_emulator, tmp_path: Path) -> None:
+    # 96 MB: the former fixed cap, under which this tenant failed with DuckDB's OutOfMemoryException.
+    emulator = make_emulator(tenant=WIDE)
+    db = tmp_path / "gainsight.duckdb"
+    env = cli_env(emulator, tmp_path, DESTINATION__DUCKDB__CREDENTIALS=str(db),
+                  DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "96MB"}',
+                  SOURCES__GAINSIGHT_PX__DIALECT="contract")
+    result = run_cli(["load", "--resources", "users", "--progress", "none"], env, tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with duckdb.connect(str(db), read_only=True) as conn:
+        rows, keys = conn.execute("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users").fetchone()
+    assert rows == keys == 10_000
+
+
+def test_a_load_leaves_the_staging_dataset_empty_and_merges_still_work(loader) -> None:
+    # Otherwise the staging table keeps the full load's rows, and the next merge's close pays to free them.
+    loader.run(resources="users")
+    users = loader.count("users")
+    assert users > 0
+    assert loader.query(f"SELECT count(*) FROM {DATASET}_staging.users")[0][0] == 0
+    active = loader.control.simulate_activity(count=3)
+    summary = loader.run(resources="users")
+    assert summary.rows["users"] >= 3
+    assert loader.count("users") == users
+    assert loader.query(f"SELECT count(DISTINCT aptrinsic_id) FROM {DATASET}.users")[0][0] == users
+    assert loader.query(f"SELECT count(*) FROM {DATASET}_staging.users")[0][0] == 0
+    stored = dict(loader.query(f"SELECT aptrinsic_id, epoch_ms(last_seen_date) FROM {DATASET}.users "
+                               "WHERE aptrinsic_id IN (SELECT unnest(?))", [list(active)]))
+    seen = {u["aptrinsicId"]: u["lastSeenDate"] for u in loader.control.records("users")}
+    assert stored == {key: seen[key] for key in active}
