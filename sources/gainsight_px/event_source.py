@@ -26,15 +26,13 @@ no delete, no update, cheaper than delete-insert on tables that only grow.
 The very first load of a stream into a new table appends instead (there is
 nothing to merge with, and the scan yields each event once).
 
-Pages are fetched by a worker thread a few pages ahead (`prefetched`), so the
+Pages are fetched by a worker thread a few pages ahead (`prefetch.py`), so the
 requests overlap converting and writing the previous pages.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -45,6 +43,7 @@ import pyarrow as pa
 from dlt.common.normalizers.naming import NamingConvention
 from dlt.extract.resource import DltResource
 
+from gainsight_px import prefetch
 from gainsight_px.client import PXClient
 from gainsight_px.columns import PageConverter
 from gainsight_px.endpoints import Dialect, Endpoint
@@ -150,56 +149,6 @@ def _publish(stats: dict[str, int]) -> None:
     metrics.update(stats)
 
 
-def prefetched(pages: Iterator[list[dict[str, Any]]], depth: int = PREFETCH_PAGES) -> Iterator[list[dict[str, Any]]]:
-    """`pages`, fetched by a worker thread up to `depth` pages ahead.
-
-    The next requests are in flight (the GIL is free while a socket waits) while
-    this thread converts and dlt writes the previous pages, so a backfill costs
-    about the larger of the two instead of their sum. Order, errors and every
-    guarantee of the scan are unchanged: one thread runs the scan, in order; an
-    error there is raised here; closing this generator stops the worker.
-    """
-    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for page in pages:
-                if not put(page):
-                    return
-            put(done)
-        except BaseException as exc:  # handed over to the consumer, which raises it
-            put(exc)
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
-
-    worker = threading.Thread(target=work, name="px-event-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=60)
-
-
 def make_event_resource(endpoint: Endpoint, client: PXClient, naming: NamingConvention, *,
                         page_size: int | None, initial: datetime | None,
                         lookback_s: float = DEFAULT_LOOKBACK_S, window_days: float = DEFAULT_WINDOW_DAYS,
@@ -263,7 +212,7 @@ def make_event_resource(endpoint: Endpoint, client: PXClient, naming: NamingConv
 
         try:
             batch: list[dict[str, Any]] = []
-            for records in prefetched(scans()):
+            for records in prefetch.ahead(scans(), depth=PREFETCH_PAGES, name="px-event-prefetch"):
                 batch.extend(records)
                 if len(batch) >= BATCH_ROWS:
                     yield table(batch)
