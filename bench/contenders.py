@@ -95,31 +95,43 @@ def _pipeline(name: str, workdir: Path, dataset: str, *, tuned: bool = False) ->
     that "ours" measures what users of the CLI get; the peer gets dlt's defaults.
     """
     import dlt
-    from gainsight_px.load import duckdb_destination
+    from gainsight_px.load import duckdb_destination, transactional
 
     path = str(workdir / f"{name}.duckdb")
     return dlt.pipeline(
         pipeline_name=name,
         pipelines_dir=str(workdir / "pipelines"),
-        destination=duckdb_destination(path) if tuned else dlt.destinations.duckdb(path),
+        # ours: the CLI's destination, merges in one transaction included
+        destination=transactional(duckdb_destination(path)) if tuned else dlt.destinations.duckdb(path),
         dataset_name=dataset,
     )
 
 
-def _loaded(pipeline: Any, seconds: float) -> dict[str, Any]:
-    """Rows and distinct keys as the destination has them, and dlt's step timings."""
+def _loaded(pipeline: Any, seconds: float, traces: tuple[Any, ...] | None = None) -> dict[str, Any]:
+    """Rows and distinct keys as the destination has them, and dlt's step timings.
+
+    `traces`: ours runs its steps as `load.run_source` does (extract, then normalize and load;
+    one trace alone: it stopped after the extract with nothing to load).
+    """
     key = pipeline.default_schema.naming.normalize_identifier(USERS.primary_key)
     table = pipeline.default_schema.naming.normalize_table_identifier(USERS.name)
     with pipeline.sql_client() as client:
         rows, distinct = client.execute_sql(
             f"SELECT count(*), count(DISTINCT {key}) FROM {client.make_qualified_table_name(table)}"
         )[0]
-    steps, extracted = {}, None
-    trace = pipeline.last_trace
-    if trace is not None:
+    steps: dict[str, float] = {}
+    extracted = None
+    if traces is None:
+        traces = (pipeline.last_trace,)
+    elif len(traces) == 1:
+        extracted = 0  # stopped after the extract: no package
+    seen: set[tuple[str, Any]] = set()  # dlt may continue one trace across the steps: count each once
+    for trace in (t for t in traces if t is not None):
         for step in trace.steps:
-            if step.finished_at and step.started_at:
-                steps[step.step] = round((step.finished_at - step.started_at).total_seconds(), 3)
+            if step.finished_at and step.started_at and (step.step, step.started_at) not in seen:
+                seen.add((step.step, step.started_at))
+                steps[step.step] = round(steps.get(step.step, 0.0)
+                                         + (step.finished_at - step.started_at).total_seconds(), 3)
         if trace.last_normalize_info is not None:
             extracted = trace.last_normalize_info.row_counts.get(table, 0)
     return {"rows": int(rows), "distinct_keys": int(distinct), "seconds": seconds, "steps": steps,
@@ -136,15 +148,17 @@ def peer(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def ours(args: argparse.Namespace) -> dict[str, Any]:
-    from gainsight_px.load import truncate_staging_after_load
+    from gainsight_px.load import run_source, truncate_staging_after_load
     from gainsight_px.source import gainsight_px_source
 
     started = time.perf_counter()
     truncate_staging_after_load()  # as run_load does
     pipeline = _pipeline(args.pipeline_name, args.workdir, settings.DEFAULT_DATASET, tuned=True)
     source = gainsight_px_source(base_url=_base_url(), api_key=_api_key()).with_resources(USERS.name)
-    pipeline.run(source)
-    return _loaded(pipeline, time.perf_counter() - started)
+    pipeline.sync_destination()  # as run_load does (its tenant check)
+    trace, loaded = run_source(pipeline, source)  # as run_load runs it
+    seconds = time.perf_counter() - started
+    return _loaded(pipeline, seconds, (trace,) if not loaded else (trace, pipeline.last_trace))
 
 
 CONTENDERS = {"floor": floor, "peer": peer, "ours": ours}

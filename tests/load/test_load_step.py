@@ -52,3 +52,34 @@ def test_a_load_leaves_the_staging_dataset_empty_and_merges_still_work(loader) -
                                "WHERE aptrinsic_id IN (SELECT unnest(?))", [list(active)]))
     seen = {u["aptrinsicId"]: u["lastSeenDate"] for u in loader.control.records("users")}
     assert stored == {key: seen[key] for key in active}
+
+
+def _last_steps(loader) -> list[str]:
+    import dlt
+
+    trace = dlt.attach(loader.pipeline_name, pipelines_dir=str(loader.pipelines_dir)).last_trace
+    return [step.step for step in trace.steps] if trace else []
+
+
+def test_a_run_with_nothing_to_load_stops_after_the_extract_and_keeps_the_state(loader) -> None:
+    loader.run(resources="users")
+    loads = loader.count("_dlt_loads")
+    loader.run(resources="users")  # may commit a state change (no table job)
+    for _ in range(2):
+        summary = loader.run(resources="users")
+        assert summary.rows == {"users": 0}
+        assert not summary.resumed_pending
+        assert _last_steps(loader) == ["extract"]  # no normalize, no load: nothing to commit
+    assert loader.count("_dlt_loads") <= loads + 1
+    import dlt
+
+    assert not dlt.attach(loader.pipeline_name, pipelines_dir=str(loader.pipelines_dir)).has_pending_data
+    # The cursor stayed where it was: activity after the quiet runs arrives.
+    active = loader.control.simulate_activity(count=3)
+    summary = loader.run(resources="users")
+    assert summary.rows["users"] >= 3
+    assert "load" in _last_steps(loader)
+    stored = dict(loader.query(f"SELECT aptrinsic_id, epoch_ms(last_seen_date) FROM {DATASET}.users "
+                               "WHERE aptrinsic_id IN (SELECT unnest(?))", [list(active)]))
+    seen = {u["aptrinsicId"]: u["lastSeenDate"] for u in loader.control.records("users")}
+    assert stored == {key: seen[key] for key in active}
