@@ -60,8 +60,9 @@ def test_run_all_smoke_prints_every_contender_and_section(tmp_path: Path) -> Non
     assert number(incremental["full"][0]) == SMOKE_USERS
     # Nothing changed: one request, no rows.
     assert number(incremental["no change"][0]) == 0 and number(incremental["no change"][1]) == 1
-    # The incremental run fetches exactly the active users, not the tenant again.
-    assert number(incremental["incremental"][0]) == 20
+    # The incremental run fetches the active users plus the lookback window behind the cursor, not the
+    # tenant again (the bench checks the exact set and exits non-zero otherwise: returncode above).
+    assert 20 <= number(incremental["incremental"][0]) < SMOKE_USERS / 2
 
     assert any(line.startswith("Push") for line in out.splitlines()), out
     targets = table_rows(out, "Targets")
