@@ -38,6 +38,16 @@ Rules (what an analyst finds in the warehouse):
 - Every page carries every column the registry knows (NULL where absent), so
   consecutive pages share one schema and dlt writes them into one file.
 
+**How** (the rules above hold on every path): text and boolean fields are read
+in one C pass over the records (`_strict_arrays`); once every attribute key of
+a page has a column of its own, the page's attribute objects are read in one
+Arrow pass too (`_inferred_attributes`: Arrow infers each key's type, and a key
+whose inferred type fits its column takes it as is). Any key that does not fit
+(a string under a double, a float under a timestamp) is read again key by key
+and coerced or sent to its variant column; a page Arrow cannot read in one pass
+(a key mixing strings and numbers, an integer past int64) is read key by key
+throughout, and after `MAX_STRUCT_FAILURES` such pages a converter stops trying.
+
 **Limits** (past them the load stops with an `APIError` naming the resource,
 the record's key and the field; nothing is written):
 
@@ -132,6 +142,20 @@ MAX_ATTRIBUTE_KEYS = 1000
 MAX_NESTING = 254  # orjson's own limit for encoding
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _EMPTY: dict[str, Any] = {}
+# Pages on which the one-pass read of the attributes may fail before a converter stops trying it.
+MAX_STRUCT_FAILURES = 3
+
+
+class _Inferred:
+    """An attribute column's values as Arrow inferred them (see `_inferred_attributes`), and
+    where to read them as Python values should they not fit the column's kind."""
+
+    __slots__ = ("array", "attributes", "key")
+
+    def __init__(self, array: pa.Array, attributes: list[dict[str, Any]], key: str) -> None:
+        self.array = array
+        self.attributes = attributes
+        self.key = key
 
 
 class _Unfit(ValueError):
@@ -241,7 +265,26 @@ def _fast_array(values: list[Any], kind: str) -> pa.Array | None:
     try:
         if kind in ("text", "bool"):  # strict when typed: 1 is not text, 1 is not a bool
             return pa.array(values, KIND_TYPES[kind])
-        inferred = pa.array(values)
+        return _fit_inferred(pa.array(values), kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+# Inferred types that hold exactly the values a text or bool column takes as they are.
+_INFERRED_STRICT: dict[str, frozenset[pa.DataType]] = {
+    "text": frozenset({pa.string(), pa.null()}),
+    "bool": frozenset({pa.bool_(), pa.null()}),
+}
+
+
+def _fit_inferred(inferred: pa.Array, kind: str) -> pa.Array | None:
+    """An array Arrow inferred from the values -> the column's array, or None if some value
+    does not fit `kind` as it is (the slow path then coerces it or names it)."""
+    try:
+        if kind in _INFERRED_STRICT:
+            if inferred.type not in _INFERRED_STRICT[kind]:
+                return None
+            return inferred.cast(KIND_TYPES[kind])
         if inferred.type not in _INFERRED_OK[kind]:
             return None
         if kind == "timestamp":
@@ -314,6 +357,7 @@ class PageConverter:
         self._known_fields = {f.name for f in endpoint.fields}
         # Per page: column -> text of values that lost a key collision (see _collect).
         self._overflow: dict[str, list[str | None]] = {}
+        self._struct_failures = 0  # pages whose attributes Arrow could not read in one pass
 
     # -- public ---------------------------------------------------------------
 
@@ -392,6 +436,12 @@ class PageConverter:
         dynamic_values = self._dynamic_values(records)
         for column, kind in list(self.dynamic.items()):
             values = dynamic_values.get(column)
+            if isinstance(values, _Inferred):
+                fitted = _fit_inferred(values.array, kind)
+                if fitted is not None:
+                    dynamic_values[column] = fitted
+                    continue
+                values = dynamic_values[column] = _column(values.attributes, values.key)  # coerce or variant
             if not isinstance(values, list):
                 continue  # absent (NULLs below) or a variant already filled by its base column
             self._dynamic_array(column, kind, values, dynamic_values)
@@ -502,7 +552,8 @@ class PageConverter:
         return column
 
     def _dynamic_values(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """Column -> list of values for attribute keys and unknown fields on this page."""
+        """Column -> values for attribute keys and unknown fields on this page: a list, or
+        an `_Inferred` array for registered attribute columns (see `_inferred_attributes`)."""
         out: dict[str, Any] = {}
         keys: dict[str, str] = {}  # column -> source key (for the Date rule)
         self._overflow = {}
@@ -511,8 +562,14 @@ class PageConverter:
             for record, attrs in zip(records, attributes, strict=True):
                 if type(attrs) is not dict:
                     raise self._bad_value(record, attributes_field, "object", attrs)
-            for key in sorted(set().union(*attributes)):
+            present = sorted(set().union(*attributes))
+            inferred = self._inferred_attributes(scope, present, attributes)
+            for key in present:
                 column = self._column_for(scope, key)
+                if key in inferred:
+                    out[column] = _Inferred(inferred[key], attributes, key)
+                    keys[column] = key
+                    continue
                 values = _column(attributes, key)
                 self._collect(out, keys, column, key, values)
         extra = set().union(*records) - self._known_fields
@@ -527,6 +584,33 @@ class PageConverter:
                 if kinds:
                     self.dynamic[column] = kinds.pop() if len(kinds) == 1 else "text"
         return out
+
+    def _inferred_attributes(self, scope: str, present: list[str],
+                             attributes: list[dict[str, Any]]) -> dict[str, pa.Array]:
+        """Key -> the array Arrow infers for it, all keys in one C pass over the attribute objects.
+
+        Only when every key already has a column of its own (registered, not shared with
+        another key of this page): new columns are typed from their values and collisions
+        are merged value by value, both in Python. A page Arrow cannot infer (a key whose
+        values mix types, an integer past int64) is read key by key as before.
+        """
+        if self._struct_failures >= MAX_STRUCT_FAILURES:
+            return {}
+        columns = [self._column_for(scope, key) for key in present]
+        if not present or len(set(columns)) < len(columns) or not all(c in self.dynamic for c in columns):
+            return {}
+        try:
+            struct = pa.array(attributes)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError,
+                RecursionError):
+            self._struct_failures += 1  # a key that keeps mixing types would make every page pay twice
+            return {}
+        if not pa.types.is_struct(struct.type):
+            return {}
+        names = [struct.type.field(i).name for i in range(struct.type.num_fields)]
+        if sorted(names) != present:  # never expected; the key-by-key path is always right
+            return {}
+        return dict(zip(names, struct.flatten(), strict=True))
 
     def _collect(self, out: dict[str, Any], keys: dict[str, str], column: str, key: str,
                  values: list[Any]) -> None:
@@ -580,6 +664,8 @@ class PageConverter:
             variant = self.naming.make_path(column, VARIANT_SUFFIX)
             self.dynamic.setdefault(variant, "text")
             previous = out.get(variant)
+            if isinstance(previous, _Inferred):  # an attribute key literally named like the variant
+                previous = _column(previous.attributes, previous.key)
             if isinstance(previous, list):  # a field literally named like the variant
                 misfits = [m if m is not None else _to_text(p) if p is not None else None
                            for m, p in zip(misfits, previous, strict=True)]
