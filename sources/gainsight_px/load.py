@@ -518,9 +518,11 @@ def run_source(pipeline: dlt.Pipeline, data: Any) -> tuple[Any, bool]:
     loaded as `run` would (the cursors commit with the data). Not `run()` for
     that: before loading it syncs with the destination, which on a first load
     (no dataset yet) wipes the local state and the package just extracted. The
-    caller syncs before the extract, as `run` would (`_check_tenant`).
-    Returns the run's trace and whether anything was loaded.
+    state is synced before the extract, as `run` does, which also opens the
+    destination before any request (a locked file, a bad table format fail
+    there). Returns the run's trace and whether anything was loaded.
     """
+    pipeline.sync_destination()
     pipeline.extract(data)
     if _extracted_nothing(pipeline):
         if pipeline.has_pending_data:
