@@ -201,8 +201,6 @@ def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | N
                 setattr(stats, name, getattr(stats, name) + getattr(scan.stats, name))
             stats.warnings.extend(scan.stats.warnings)
         return
-    from gainsight_px import prefetch  # here: only _tables uses it
-
     batch: list[dict[str, Any]] = []
     first = True
 
@@ -216,9 +214,7 @@ def _tables(scan: Scan, converter: PageConverter, *, replace: dict[str, Any] | N
         return converted
 
     with collector_paused():  # the records hold no cycles: refcounting frees them (gcpause.py)
-        # The scan runs a page ahead in a worker (prefetch.py): its next request is in flight
-        # while this thread converts and dlt writes; its requests and restarts are unchanged.
-        for records in prefetch.ahead(scan.pages()):
+        for records in scan.pages():
             batch.extend(records)
             if len(batch) >= batch_rows:
                 yield table()
