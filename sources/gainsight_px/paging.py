@@ -44,11 +44,6 @@ Offset paging cannot see a consistent snapshot: a record that shifts between
 pages may be read twice (dropped here by key) or missed (these lists are small
 and replaced every run, so the next run has it).
 
-A load runs a `Scan` in one worker thread a page ahead of the conversion
-(`prefetch.py`, used by `source._tables`): the scan itself is unchanged, one
-thread makes its requests in order and runs the restarts above; the caller reads
-`position`, `tracked` and `stats` only after the last page came through.
-
 Every name on the wire (parameters, response keys, sort and filter spelling)
 and every page-size limit comes from the dialect (`endpoints/`).
 
