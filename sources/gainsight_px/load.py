@@ -34,7 +34,7 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -350,16 +350,19 @@ def _offered(source: Any, selected: list[str] | None) -> list[str]:
     return selected
 
 
-def _dialect_used(pipeline: dlt.Pipeline) -> str | None:
-    """`published (detected)`: what the source recorded in its state (source.DIALECT_STATE_KEY)."""
+def _dialect_used(pipeline: dlt.Pipeline, trace: Any = None) -> str | None:
+    """`published (detected)`: as the resources published it this run (source.RunContext), else
+    the dialect the source state remembers (source.DIALECT_STATE_KEY)."""
     from gainsight_px.source import DIALECT_STATE_KEY
 
+    for metrics in _custom_metrics(pipeline, trace):
+        if metrics.get("dialect"):
+            return str(metrics["dialect"])
     try:
         record = pipeline.state["sources"][settings.SOURCE_NAME][DIALECT_STATE_KEY]  # type: ignore[typeddict-item]
     except (KeyError, TypeError):
         return None
-    how = record.get("how")
-    return f"{record.get('name')} ({how})" if how else record.get("name")
+    return record.get("name")
 
 
 def _extract_info(pipeline: dlt.Pipeline, trace: Any = None) -> Any:
@@ -367,30 +370,30 @@ def _extract_info(pipeline: dlt.Pipeline, trace: Any = None) -> Any:
     return trace.last_extract_info if trace else None
 
 
-def _run_warnings(pipeline: dlt.Pipeline, trace: Any = None) -> list[str]:
-    """Warnings the resources published as custom metrics (said once per run)."""
-    out: list[str] = []
+def _custom_metrics(pipeline: dlt.Pipeline, trace: Any = None) -> Iterator[dict[str, Any]]:
+    """The custom metrics each resource published in the run's extract."""
     info = _extract_info(pipeline, trace)
     for metrics in (info.metrics.values() if info else ()):
         for step in metrics:
             for resource in step.get("resource_metrics", {}).values():
-                for message in (getattr(resource, "custom_metrics", None) or {}).get("warnings", ()):
-                    if message not in out:
-                        out.append(message)
+                yield getattr(resource, "custom_metrics", None) or {}
+
+
+def _run_warnings(pipeline: dlt.Pipeline, trace: Any = None) -> list[str]:
+    """Warnings the resources published as custom metrics (said once per run)."""
+    out: list[str] = []
+    for metrics in _custom_metrics(pipeline, trace):
+        for message in metrics.get("warnings", ()):
+            if message not in out:
+                out.append(message)
     return out
 
 
 def _scan_metrics(pipeline: dlt.Pipeline, trace: Any = None) -> tuple[int, int]:
     requests = restarts = 0
-    info = _extract_info(pipeline, trace)
-    if info is None:
-        return 0, 0
-    for metrics in info.metrics.values():
-        for step in metrics:
-            for resource in step.get("resource_metrics", {}).values():
-                custom = getattr(resource, "custom_metrics", None) or {}
-                requests += int(custom.get("requests", 0))
-                restarts += int(custom.get("restarts", 0))
+    for custom in _custom_metrics(pipeline, trace):
+        requests += int(custom.get("requests", 0))
+        restarts += int(custom.get("restarts", 0))
     return requests, restarts
 
 
@@ -667,7 +670,7 @@ def run_load(
         seconds=0.0,
         requests=requests,
         restarts=restarts,
-        dialect=_dialect_used(pipeline),
+        dialect=_dialect_used(pipeline, extract_trace),
         full_refresh=full_refresh,
         resumed_pending=resumed,
         dropped_pending=dropped,

@@ -115,7 +115,7 @@ log = logging.getLogger(__name__)
 BOUNDARY_STATE_KEY = "boundary"
 # Two-cursor resources (published users/accounts): {cursor field: {"cursor": ms, "keys": [...]}}.
 CURSORS_STATE_KEY = "cursors"
-# Source state: the dialect `auto` found, and for which base URL ({"name", "base_url", "how"}).
+# Source state: the dialect `auto` found, and for which base URL ({"name", "base_url"}).
 DIALECT_STATE_KEY = "dialect"
 # Rows per yielded Arrow table (about 10 pages): big enough to amortise dlt's
 # per-item overhead, small enough to keep memory flat.
@@ -405,18 +405,27 @@ class RunContext:
 
     - warnings said once per run, whichever resource meets them first;
     - the dialect `auto` chose, written to the source state by the first
-      resource that runs (dlt discards state written in the source function).
+      resource that runs (dlt discards state written in the source function),
+      and how it was chosen, published as the `dialect` metric for the summary.
+      The state changes only when the dialect does: a changed state is a
+      state job to load, which an idle run should not have.
     """
 
-    def __init__(self, dialect_record: dict[str, Any] | None = None) -> None:
+    def __init__(self, dialect_record: dict[str, Any] | None = None, how: str | None = None) -> None:
         self.said: list[str] = []
         self.dialect_record = dialect_record
+        self.how = how
 
     def keep_dialect(self) -> None:
         if self.dialect_record is None:
             return
         with contextlib.suppress(Exception):  # outside a pipeline: nothing to remember it in
-            dlt.current.source_state()[DIALECT_STATE_KEY] = dict(self.dialect_record)
+            state = dlt.current.source_state()
+            if state.get(DIALECT_STATE_KEY) != self.dialect_record:
+                state[DIALECT_STATE_KEY] = dict(self.dialect_record)
+        with contextlib.suppress(Exception):
+            name = self.dialect_record.get("name")
+            dlt.current.resource_metrics()["dialect"] = f"{name} ({self.how})" if self.how else name
 
     def warn_once(self, topic: str, message: str) -> None:
         if any(s.startswith(topic) for s in self.said):
@@ -638,7 +647,7 @@ def gainsight_px_source(
     naming = _own_naming(dlt.current.source_schema()).naming
     # A reconcile reads everything: `initial` limits first loads only (load.py resets the cursors).
     start = None if reconcile else parse_initial(initial)
-    run = RunContext({**choice.remember(client.base_url), "how": choice.how})
+    run = RunContext(choice.remember(client.base_url), choice.how)
     events = [
         make_event_resource(endpoint, client, naming, initial=parse_initial(event_initial) or start,
                             page_size=page_size,
