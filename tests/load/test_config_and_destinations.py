@@ -123,7 +123,7 @@ def test_default_duckdb_caps_memory_and_config_overrides_it(tmp_path: Path, monk
     configured = _duckdb_settings(default_destination(), tmp_path, "configured")
 
     assert defaults["preserve_insertion_order"] == "false"
-    # The default cap is 256 MB, less on small machines (load.default_memory_limit).
+    # The default cap is 120 MB on one thread, less on small machines (load.default_memory_limit).
     cap_mib = int(default_memory_limit().removesuffix("MB")) * 10**6 / 2**20
     assert defaults["memory_limit"].replace(" ", "") in (f"{cap_mib:.1f}MiB", f"{cap_mib / 1024:.1f}GiB")
     assert (tmp_path / "gainsight.duckdb").exists()
