@@ -44,7 +44,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from gainsight_px import dialects, marts, tenants
 from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
 from gainsight_px.event_source import event_streams
-from gainsight_px.load import check_tenant
+from gainsight_px.load import check_tenant, transactional, truncate_staging_after_load
 from gainsight_px.source import gainsight_px_source, listable_endpoints
 
 ENTITIES_CRON = "0 * * * *"  # hourly
@@ -96,8 +96,12 @@ def tenant_assets(label: str, *, destination: str | Any = "duckdb", dialect: str
             continue
         factory = gainsight_px_source if group == "entities" else \
             gainsight_px_source.clone(name=EVENTS_SCHEMA, section="gainsight_px")
+        # As `gainsight-px load`: each load job in one transaction (a replacing merge never shows
+        # the table empty), and staging emptied once a load is done.
+        truncate_staging_after_load()
         pipeline = dlt.pipeline(pipeline_name=f"{t.pipeline_name}_{group}", pipelines_dir=pipelines_dir,
-                                destination=tenants.destination_for(t, destination), dataset_name=t.dataset_name)
+                                destination=transactional(tenants.destination_for(t, destination)),
+                                dataset_name=t.dataset_name)
 
         def new_source(factory: Any = factory, names: list[str] = names) -> Any:
             return factory(**kwargs).with_resources(*names)
