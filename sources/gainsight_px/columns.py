@@ -265,9 +265,18 @@ def _fast_array(values: list[Any], kind: str) -> pa.Array | None:
     try:
         if kind in ("text", "bool"):  # strict when typed: 1 is not text, 1 is not a bool
             return pa.array(values, KIND_TYPES[kind])
-        return _fit_inferred(pa.array(values), kind)
+        inferred = pa.array(values)
+        if _bools_read_as_numbers(inferred, values):
+            return None
+        return _fit_inferred(inferred, kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return None
+
+
+def _bools_read_as_numbers(inferred: pa.Array, values: list[Any]) -> bool:
+    """Arrow infers `[1.5, True]` as doubles (True -> 1.0; `[True, 1.5]` fails): a boolean after a
+    float must go the slow way, to the variant column, not become a number."""
+    return pa.types.is_floating(inferred.type) and bool in set(map(type, values))
 
 
 # Inferred types that hold exactly the values a text or bool column takes as they are.
@@ -438,6 +447,9 @@ class PageConverter:
             values = dynamic_values.get(column)
             if isinstance(values, _Inferred):
                 fitted = _fit_inferred(values.array, kind)
+                if fitted is not None and _bools_read_as_numbers(values.array,
+                                                                 _column(values.attributes, values.key)):
+                    fitted = None
                 if fitted is not None:
                     dynamic_values[column] = fitted
                     continue

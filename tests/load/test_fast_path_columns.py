@@ -118,3 +118,18 @@ def test_the_limits_still_name_record_and_field() -> None:
     converter.convert([user("a", notes="short")])
     with pytest.raises(APIError, match=r"aptrinsicId='big'.*custom_attributes__notes.*more than the"):
         converter.convert([user("ok", notes="x"), user("big", notes="y" * (MAX_VALUE_BYTES + 1))])
+
+
+@pytest.mark.parametrize("pages", [
+    [[user("a", score=1.5), user("b", score=True)]],  # one page: Arrow alone would read True as 1.0
+    [[user("a", score=1.5)], [user("b", score=2.5), user("c", score=False)]],  # the column exists already
+])
+def test_a_boolean_after_a_float_goes_to_the_variant_column_not_a_number(pages) -> None:
+    fast, slow, _ = both(pages)
+    assert fast == slow
+    last = fast[-1]
+    flag = pages[-1][-1]["customAttributes"]["score"]
+    value = last["custom_attributes__score"][-1]
+    variant = last.get("custom_attributes__score__v_text", [None] * len(last["custom_attributes__score"]))[-1]
+    assert value != 1.0 and value != 0.0  # not turned into a number
+    assert ("true" if flag else "false") in (value, variant)
