@@ -155,9 +155,6 @@ def make_event_resource(endpoint: Endpoint, client: PXClient, naming: NamingConv
                         stored_columns: Callable[[str], dict[str, str]] | None = None,
                         now: Callable[[], float] = time.time) -> DltResource:
     """The dlt resource of one event stream (see the module docstring)."""
-    if not lookback_s >= 0:
-        raise ConfigError(f"event_lookback_s (SOURCES__GAINSIGHT_PX__EVENT_LOOKBACK_S): seconds to re-read "
-                          f"before the cursor, 0 or more; got {lookback_s}.")
     if not window_days > 0:
         raise ConfigError(f"event_window_days (SOURCES__GAINSIGHT_PX__EVENT_WINDOW_DAYS): days per request "
                           f"window, more than 0 and at most 190; got {window_days}.")

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from gainsight_px.client import PXClient
 from gainsight_px.endpoints import Endpoint
+from gainsight_px.errors import ConfigError
 from gainsight_px.paging import MAX_CLOCK_SKEW_MS, ScanStats, window_count
 from gainsight_px.timestamps import now_ms
 
@@ -46,6 +47,19 @@ DEFAULT_RECORD_LOOKBACK_S = 3600.0
 # Search backends often report totals only up to 10,000; from there a count proves nothing, so a
 # window that full is read again (a tenant that active is never idle anyway).
 MAX_TRUSTED_COUNT = 10_000
+
+
+def lookback_seconds(value: Any, setting: str) -> float:
+    """A lookback setting (`lookback_s`, `event_lookback_s`) as seconds, 0 or more; anything else is
+    a ConfigError naming the setting."""
+    try:
+        seconds = float(value or 0)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ConfigError(f"{setting} (SOURCES__GAINSIGHT_PX__{setting.upper()}): seconds to re-read "
+                          f"behind the cursor, 0 or more; got {value!r}.")
+    return seconds
 
 
 @dataclass

@@ -486,7 +486,6 @@ def _short(exc: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-
 def window_count(client: PXClient, endpoint: Endpoint, cursor_field: str, low: int, high: int,
                  stats: ScanStats | None = None) -> tuple[int | None, int | None]:
     """Records with `low <= cursor_field <= high`, and the highest value among them: one request,

@@ -104,7 +104,7 @@ from gainsight_px.endpoints import DEFAULT_DIALECT, DIALECTS, Dialect, Endpoint
 from gainsight_px.errors import APIError, ConfigError
 from gainsight_px.event_source import event_streams, make_event_resource
 from gainsight_px.gcpause import collector_paused
-from gainsight_px.lookback import DEFAULT_RECORD_LOOKBACK_S, WindowTally
+from gainsight_px.lookback import DEFAULT_RECORD_LOOKBACK_S, WindowTally, lookback_seconds
 from gainsight_px.paging import MAX_CLOCK_SKEW_MS, MAX_EXCLUDED_KEYS, Position, Scan, ScanStats
 from gainsight_px.timestamps import datetime_to_ms, now_ms
 from gainsight_px.windows import DEFAULT_LOOKBACK_S, DEFAULT_WINDOW_DAYS
@@ -544,17 +544,6 @@ def _two_cursor_resource(endpoint: Endpoint, client: PXClient, naming: NamingCon
     return _merge_resource(rows, endpoint, naming, key_column, modified_column)
 
 
-def _lookback(value: Any) -> float:
-    try:
-        seconds = float(value or 0)
-    except (TypeError, ValueError):
-        seconds = -1.0
-    if not seconds >= 0:
-        raise ConfigError(f"lookback_s (SOURCES__GAINSIGHT_PX__LOOKBACK_S): expected seconds to re-read "
-                          f"behind the cursor, 0 or more; got {value!r}.")
-    return seconds
-
-
 def _own_naming(schema: Schema) -> Schema:
     """dlt names a new source's columns the way the *active* pipeline's destination wants, which in
     library use may be another pipeline than the one about to run it (a push through
@@ -651,12 +640,12 @@ def gainsight_px_source(
     events = [
         make_event_resource(endpoint, client, naming, initial=parse_initial(event_initial) or start,
                             page_size=page_size,
-                            lookback_s=float(event_lookback_s), window_days=float(event_window_days),
+                            lookback_s=lookback_seconds(event_lookback_s, "event_lookback_s"), window_days=float(event_window_days),
                             stored_columns=_stored_columns)
         for endpoint in event_streams(chosen).values()
     ]
     return [
-        _make_resource(endpoint, client, naming, initial=start, run=run, lookback_s=_lookback(lookback_s),
+        _make_resource(endpoint, client, naming, initial=start, run=run, lookback_s=lookback_seconds(lookback_s, "lookback_s"),
                        page_size=None if page_size is None else min(page_size, chosen.page_limit(endpoint)))
         for endpoint in listable_endpoints(chosen).values()
     ] + events

@@ -95,3 +95,15 @@ def test_a_server_that_ignores_the_descending_sort_does_not_hide_a_change(make_e
 
     seen = dict(loader.query("SELECT aptrinsic_id, epoch_ms(last_seen_date) FROM gainsight_px.users"))
     assert seen[inside] == newest + 5000
+
+
+@pytest.mark.parametrize("value", [-1, "an hour"])
+def test_a_bad_lookback_is_a_config_error_naming_the_setting_before_any_request(
+        make_emulator, tmp_path: Path, value) -> None:
+    from gainsight_px.errors import ConfigError
+
+    loader = defaults_loader(make_emulator, tmp_path, "contract")
+    loader.control.reset_log()
+    with pytest.raises(ConfigError, match="SOURCES__GAINSIGHT_PX__LOOKBACK_S"):
+        loader.run(resources="users", lookback_s=value)
+    assert loader.list_requests("users") == []
