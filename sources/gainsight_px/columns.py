@@ -266,17 +266,23 @@ def _fast_array(values: list[Any], kind: str) -> pa.Array | None:
         if kind in ("text", "bool"):  # strict when typed: 1 is not text, 1 is not a bool
             return pa.array(values, KIND_TYPES[kind])
         inferred = pa.array(values)
-        if _bools_read_as_numbers(inferred, values):
+        if _bools_read_as_numbers(inferred, lambda: values):
             return None
         return _fit_inferred(inferred, kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return None
 
 
-def _bools_read_as_numbers(inferred: pa.Array, values: list[Any]) -> bool:
+_BOOLS_AS_NUMBERS = pa.array([0.0, 1.0])
+
+
+def _bools_read_as_numbers(inferred: pa.Array, values: Callable[[], list[Any]]) -> bool:
     """Arrow infers `[1.5, True]` as doubles (True -> 1.0; `[True, 1.5]` fails): a boolean after a
-    float must go the slow way, to the variant column, not become a number."""
-    return pa.types.is_floating(inferred.type) and bool in set(map(type, values))
+    float must go the slow way, to the variant column, not become a number. The Python values are
+    looked at only when a double is exactly 0.0 or 1.0 (the hot path stays in C)."""
+    if not pa.types.is_floating(inferred.type) or not pc.any(pc.is_in(inferred, value_set=_BOOLS_AS_NUMBERS)).as_py():
+        return False
+    return bool in set(map(type, values()))
 
 
 # Inferred types that hold exactly the values a text or bool column takes as they are.
@@ -447,8 +453,8 @@ class PageConverter:
             values = dynamic_values.get(column)
             if isinstance(values, _Inferred):
                 fitted = _fit_inferred(values.array, kind)
-                if fitted is not None and _bools_read_as_numbers(values.array,
-                                                                 _column(values.attributes, values.key)):
+                if fitted is not None and _bools_read_as_numbers(
+                        values.array, lambda v=values: _column(v.attributes, v.key)):
                     fitted = None
                 if fitted is not None:
                     dynamic_values[column] = fitted
