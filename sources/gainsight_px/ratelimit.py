@@ -32,6 +32,7 @@ class TokenBucket:
         self._last = time.monotonic()
         self._lock = threading.Lock()
         self._paused_until = 0.0
+        self._generation = 0  # bumped by pause() and slow_down(): reserved turns are void
 
     def take(self) -> float:
         """Take a token now and return 0, or return the seconds until one is free."""
@@ -47,19 +48,46 @@ class TokenBucket:
             return (1.0 - self._tokens) / self.rate
 
     def acquire(self) -> None:
-        while (wait := self.take()) > 0:
-            time.sleep(wait)
+        """Block until this caller's token is due.
+
+        Each caller reserves the next token (the bucket may go into debt) and sleeps once,
+        until its own turn: waiting callers never all wake for one token and race for it.
+        A pause or a slow-down while a caller slept voids its turn: it reserves again, at
+        the new rate or after the pause.
+        """
+        while True:
+            with self._lock:
+                generation = self._generation
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                paused = now < self._paused_until
+                if paused:
+                    wait = self._paused_until - now
+                else:
+                    self._tokens -= 1.0
+                    wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            if wait > 0:
+                self._sleep(wait)
+            if not paused and generation == self._generation:
+                return
+
+    @staticmethod
+    def _sleep(seconds: float) -> None:  # a seam for tests that count the waits
+        time.sleep(seconds)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds` (a server's Retry-After)."""
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
             self._tokens = 0.0
+            self._generation += 1
 
     def slow_down(self) -> None:
         with self._lock:
             self.rate = max(self.min_rate, self.rate / 2)
-            self._tokens = min(self._tokens, 0.0)
+            self._tokens = 0.0  # debts of reserved turns too: their callers reserve again
+            self._generation += 1
 
     def speed_up(self) -> None:
         with self._lock:
