@@ -188,3 +188,25 @@ def test_a_source_built_before_its_pipeline_names_columns_for_the_warehouse(load
                                                "WHERE table_schema = 'gainsight_px' AND table_name = 'users'")}
     assert {"aptrinsic_id", "last_seen_date", "custom_attributes__plan"} <= columns
     assert not {c for c in columns if any(ch.isupper() for ch in c)}
+
+
+def test_a_duckdb_url_and_a_file_path_both_name_the_database_file(tmp_path: Path) -> None:
+    # A file path is set as the database directly (parsing it as a URL first imports SQLAlchemy,
+    # a third of a run with nothing to load); a duckdb:/// URL is still parsed as one.
+    code = (
+        "import sys, dlt\n"
+        "from gainsight_px.load import duckdb_destination\n"
+        f"d = duckdb_destination({str(tmp_path / 'file.duckdb')!r})\n"
+        "print('sqlalchemy' in sys.modules)\n"
+        f"u = duckdb_destination('duckdb:///' + {str(tmp_path / 'url.duckdb')!r})\n"
+        "for name, dest in (('f', d), ('u', u)):\n"
+        f"    p = dlt.pipeline('p' + name, pipelines_dir={str(tmp_path / 'pipelines')!r}, destination=dest,\n"
+        "                     dataset_name='d')\n"
+        "    p.run([{'a': 1}], table_name='t')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "False"
+    for name in ("file.duckdb", "url.duckdb"):
+        with duckdb.connect(str(tmp_path / name), read_only=True) as con:
+            assert con.execute("SELECT a FROM d.t").fetchall() == [(1,)]
