@@ -64,7 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gainsight_px.emulator import Emulator, TenantSpec
 
     spec = TenantSpec(users=args.users, seed=args.seed, extra_attributes=args.extra_attributes)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"dialect": args.dialect}
     if args.events:  # an event history: the published dialect, one stream of `events` events
         from gainsight_px.emulator.events import EventSpec
         from gainsight_px.endpoints import PUBLISHED
@@ -105,15 +105,17 @@ def _wait_until_serving(handle: EmulatorHandle, deadline: float) -> None:
 @contextlib.contextmanager
 def emulator_process(users: int, *, seed: int = 42, rate_limit: float | None = None,
                      events: tuple[str, int, int] | None = None,
-                     custom_attributes: int | None = None) -> Iterator[EmulatorHandle]:
+                     custom_attributes: int | None = None, dialect: str = "contract") -> Iterator[EmulatorHandle]:
     """Start the emulator in its own process, wait until it serves /users, stop it on exit.
 
     `events=(stream, total, days)` serves the published dialect with an event
     history of `total` events of `stream` over `days` days. `custom_attributes`
     gives every user that many custom attributes (at least the tenant's own
-    BASE_CUSTOM_ATTRIBUTES, some of them missing on some users).
+    BASE_CUSTOM_ATTRIBUTES, some of them missing on some users). `dialect` is the API
+    the emulator speaks ("contract" or "published").
     """
-    cmd = [sys.executable, str(Path(__file__).resolve()), "serve", "--users", str(users), "--seed", str(seed)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "serve", "--users", str(users), "--seed", str(seed),
+           "--dialect", dialect]
     if custom_attributes is not None:
         cmd += ["--extra-attributes", str(max(0, custom_attributes - BASE_CUSTOM_ATTRIBUTES))]
     if rate_limit is not None:
@@ -432,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--event-stream", default="session_events")
     serve.add_argument("--event-days", type=int, default=90)
     serve.add_argument("--extra-attributes", type=int, default=0)
+    serve.add_argument("--dialect", choices=("contract", "published"), default="contract")
     args = parser.parse_args(argv)
     return _serve(args)
 

@@ -42,6 +42,8 @@ RSS_LIMIT_MB = 400.0
 WIDE_RSS_LIMIT_MB = 600.0
 RSS_GROWTH_LIMIT = 0.25
 TARGET_SIZE = 1_000_000
+# The published dialect (the one live tenants speak): floor and ours, graded like the contract.
+DEFAULT_PUBLISHED_USERS = 200_000
 
 
 @dataclass
@@ -52,6 +54,7 @@ class LoadResults:
     errors: list[str] = field(default_factory=list)
     repeat: int = 1
     attributes: int = DEFAULT_ATTRIBUTES
+    dialect: str = "contract"
 
     @property
     def sizes(self) -> list[int]:
@@ -66,20 +69,21 @@ class LoadResults:
 
 
 def run(sizes: Sequence[int], contenders: Sequence[str] = CONTENDERS, *, workroot: Path,
-        repeat: int = 1, attributes: int = DEFAULT_ATTRIBUTES, peer_max_users: int = PEER_SIZE) -> LoadResults:
+        repeat: int = 1, attributes: int = DEFAULT_ATTRIBUTES, peer_max_users: int = PEER_SIZE,
+        dialect: str = "contract") -> LoadResults:
     """Each contender `repeat` times per size, interleaved (floor, peer, ours, floor, ...) so that
     a burst of load from other work hits every contender alike; the fastest run of each is kept."""
-    results = LoadResults(repeat=repeat, attributes=attributes)
+    results = LoadResults(repeat=repeat, attributes=attributes, dialect=dialect)
     for users in sizes:
-        h.progress(f"starting the emulator with {users:,} users x {attributes} custom attributes")
-        with h.emulator_process(users, custom_attributes=attributes) as emulator:
+        h.progress(f"starting the emulator ({dialect}) with {users:,} users x {attributes} custom attributes")
+        with h.emulator_process(users, custom_attributes=attributes, dialect=dialect) as emulator:
             control = h.remote_control(emulator)
             for attempt in range(1, repeat + 1):
                 for name in contenders:
                     if name == "peer" and users > peer_max_users:
                         continue
                     out = _one_run(name, users, emulator, control,
-                                   workroot / f"load-{users}-{attributes}-{name}-{attempt}")
+                                   workroot / f"load-{dialect}-{users}-{attributes}-{name}-{attempt}", dialect)
                     if out["rows"] != users or out["distinct_keys"] != users:
                         results.errors.append(
                             f"{name} at {users:,} users loaded {out['rows']:,} rows "
@@ -91,10 +95,12 @@ def run(sizes: Sequence[int], contenders: Sequence[str] = CONTENDERS, *, workroo
     return results
 
 
-def _one_run(name: str, users: int, emulator: h.EmulatorHandle, control: Any, workdir: Path) -> dict[str, Any]:
+def _one_run(name: str, users: int, emulator: h.EmulatorHandle, control: Any, workdir: Path,
+             dialect: str = "contract") -> dict[str, Any]:
     h.progress(f"{name}: full load of {users:,} users")
     control.reset_log()
-    out = h.run_child("contenders.py", [name, "--workdir", str(workdir)], workdir=workdir, handle=emulator)
+    out = h.run_child("contenders.py", [name, "--workdir", str(workdir), "--dialect", dialect], workdir=workdir,
+                      handle=emulator)
     out["requests"] = h.list_requests(control)
     h.progress(f"{name}: {out['rows']:,} rows in {out['seconds']:.2f}s, peak RSS {out['peak_rss_mb']:.0f} MB")
     shutil.rmtree(workdir, ignore_errors=True)  # a 1M-row DuckDB file per run adds up
@@ -109,7 +115,8 @@ def _steps(run: dict[str, Any]) -> str:
 def tables(results: LoadResults) -> list[h.Table]:
     out = []
     for users in results.sizes:
-        table = h.Table(f"Full load of /users, {users:,} users x {results.attributes} custom attributes",
+        dialect = "" if results.dialect == "contract" else f" ({results.dialect} dialect)"
+        table = h.Table(f"Full load of /users{dialect}, {users:,} users x {results.attributes} custom attributes",
                         ["contender", "rows", "wall s", "rows/s", "peak RSS MB", "requests", "load avg",
                          "dlt steps s"])
         for name in CONTENDERS:
@@ -150,6 +157,22 @@ def _size_note(measured: int | None, wanted: int, attributes: int, wanted_attrib
     if measured == wanted and attributes == wanted_attributes:
         return at
     return f"{at}; the target is at {wanted:,} x {wanted_attributes}"
+
+
+def published_targets(results: LoadResults) -> list[h.Target]:
+    """ours/floor in the published dialect, graded against the contract's target (1M users)."""
+    if not results.sizes:
+        return []
+    at = _at(results, TARGET_SIZE)
+    return [h.Target("published: ours/floor rows/s", h.ratio(results.rate(at, "ours"), results.rate(at, "floor")),
+                     SHARE_OF_FLOOR, ">=", "x", _size_note(at, TARGET_SIZE, results.attributes, DEFAULT_ATTRIBUTES))]
+
+
+def run_published(users: int, *, workroot: Path, attributes: int = DEFAULT_ATTRIBUTES,
+                  repeat: int = 1) -> LoadResults:
+    """The published dialect's /users (other field names, objects, 1,000 a page): floor and ours."""
+    return run([users], ("floor", "ours"), workroot=workroot, repeat=repeat, attributes=attributes,
+               dialect="published")
 
 
 def targets(results: LoadResults, wide: LoadResults | None = None) -> list[h.Target]:
@@ -208,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"users of the wide tenant, 0 to skip it (default {DEFAULT_WIDE_USERS:,})")
     parser.add_argument("--wide-attributes", type=int, default=DEFAULT_WIDE_ATTRIBUTES,
                         help=f"custom attributes per user of the wide tenant (default {DEFAULT_WIDE_ATTRIBUTES})")
+    parser.add_argument("--published-users", type=int, default=DEFAULT_PUBLISHED_USERS,
+                        help=f"users of the published-dialect run (floor and ours), 0 to skip it "
+                             f"(default {DEFAULT_PUBLISHED_USERS:,})")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per contender, interleaved; the fastest is reported (default 1)")
@@ -219,9 +245,13 @@ def main(argv: list[str] | None = None) -> int:
                       attributes=args.attributes, peer_max_users=args.peer_max_users)
         wide = run_wide(args.wide_users, workroot=Path(tmp), attributes=args.wide_attributes,
                         repeat=max(1, args.repeat)) if args.wide_users > 0 else None
+        published = run_published(args.published_users, workroot=Path(tmp), attributes=args.attributes,
+                                  repeat=max(1, args.repeat)) if args.published_users > 0 else None
     h.finish_machine_table(machine)
-    report = [machine, *tables(results), *(tables(wide) if wide else []), h.targets_table(targets(results, wide))]
-    return h.publish(report, args.markdown_out, results.errors + (wide.errors if wide else []))
+    extra = [w for w in (wide, published) if w is not None]
+    report = [machine, *tables(results), *(t for w in extra for t in tables(w)),
+              h.targets_table(targets(results, wide) + (published_targets(published) if published else []))]
+    return h.publish(report, args.markdown_out, results.errors + [e for w in extra for e in w.errors])
 
 
 if __name__ == "__main__":

@@ -24,10 +24,12 @@ import _harness  # bench/ is on sys.path when this file runs as a script
 import orjson
 import requests
 from gainsight_px import settings
-from gainsight_px.endpoints import CONTRACT
+from gainsight_px.dialects import DIALECTS
+from gainsight_px.endpoints import Dialect
 
-USERS = CONTRACT["users"]
-PAGE_SIZE = CONTRACT.max_page_size
+
+def _dialect(args: argparse.Namespace) -> Dialect:
+    return DIALECTS[args.dialect]
 
 
 def _base_url() -> str:
@@ -40,27 +42,29 @@ def _api_key() -> str:
 
 def floor(args: argparse.Namespace) -> dict[str, Any]:
     """Fetch and parse every page, keep nothing: what HTTP + JSON alone cost here."""
+    dialect = _dialect(args)
+    users, page_size = dialect["users"], dialect.max_page_size
     session = requests.Session()
-    session.headers[CONTRACT.api_key_header] = _api_key()
-    url = _base_url() + USERS.path
-    params: dict[str, Any] = {"pageSize": PAGE_SIZE}
+    session.headers[dialect.api_key_header] = _api_key()
+    url = _base_url() + users.path
+    params: dict[str, Any] = {dialect.page_size_param: page_size}
     rows = pages = 0
     started = time.perf_counter()
     while True:
         response = session.get(url, params=params, timeout=60)
         response.raise_for_status()
         page = orjson.loads(response.content)
-        results = page[USERS.response_key]
+        results = page[users.response_key]
         rows += len(results)
         pages += 1
-        if len(results) < PAGE_SIZE:  # docs/api-behaviour.md: a short page ends the scan
+        if len(results) < page_size:  # docs/api-behaviour.md: a short page ends the scan
             break
-        params = {"pageSize": PAGE_SIZE, "scrollId": page["scrollId"]}
+        params = {dialect.page_size_param: page_size, dialect.scroll_param: page[dialect.scroll_param]}
     seconds = time.perf_counter() - started
     return {"rows": rows, "distinct_keys": rows, "seconds": seconds, "pages": pages}
 
 
-def peer_config(base_url: str, api_key: str) -> dict[str, Any]:
+def peer_config(base_url: str, api_key: str, dialect: Dialect = DIALECTS["contract"]) -> dict[str, Any]:
     """dlt's generic REST source, declared for /users as a dlt user would write it.
 
     PX always returns a `scrollId`, even on the last page, so the cursor
@@ -68,21 +72,23 @@ def peer_config(base_url: str, api_key: str) -> dict[str, Any]:
     declarative stop condition: it costs one extra request (the empty page
     after the short one, which docs/api-behaviour.md says the API answers) and no code.
     """
+    users = dialect["users"]
     return {
         "client": {
             "base_url": base_url,
-            "auth": {"type": "api_key", "name": CONTRACT.api_key_header, "api_key": api_key,
+            "auth": {"type": "api_key", "name": dialect.api_key_header, "api_key": api_key,
                      "location": "header"},
-            "paginator": {"type": "cursor", "cursor_path": "scrollId", "cursor_param": "scrollId",
+            "paginator": {"type": "cursor", "cursor_path": dialect.scroll_param,
+                          "cursor_param": dialect.scroll_param,
                           "stop_after_empty_page": True},
         },
-        "resource_defaults": {"primary_key": USERS.primary_key, "write_disposition": "merge"},
+        "resource_defaults": {"primary_key": users.primary_key, "write_disposition": "merge"},
         "resources": [{
-            "name": USERS.name,
+            "name": users.name,
             "endpoint": {
-                "path": USERS.path.lstrip("/"),
-                "params": {"pageSize": PAGE_SIZE},
-                "data_selector": USERS.response_key,
+                "path": users.path.lstrip("/"),
+                "params": {dialect.page_size_param: dialect.max_page_size},
+                "data_selector": users.response_key,
             },
         }],
     }
@@ -107,14 +113,15 @@ def _pipeline(name: str, workdir: Path, dataset: str, *, tuned: bool = False) ->
     )
 
 
-def _loaded(pipeline: Any, seconds: float, traces: tuple[Any, ...] | None = None) -> dict[str, Any]:
+def _loaded(pipeline: Any, seconds: float, traces: tuple[Any, ...] | None = None,
+            users: Any = DIALECTS["contract"]["users"]) -> dict[str, Any]:
     """Rows and distinct keys as the destination has them, and dlt's step timings.
 
     `traces`: ours runs its steps as `load.run_source` does (extract, then normalize and load;
     one trace alone: it stopped after the extract with nothing to load).
     """
-    key = pipeline.default_schema.naming.normalize_identifier(USERS.primary_key)
-    table = pipeline.default_schema.naming.normalize_table_identifier(USERS.name)
+    key = pipeline.default_schema.naming.normalize_identifier(users.primary_key)
+    table = pipeline.default_schema.naming.normalize_table_identifier(users.name)
     with pipeline.sql_client() as client:
         rows, distinct = client.execute_sql(
             f"SELECT count(*), count(DISTINCT {key}) FROM {client.make_qualified_table_name(table)}"
@@ -143,8 +150,8 @@ def peer(args: argparse.Namespace) -> dict[str, Any]:
 
     started = time.perf_counter()
     pipeline = _pipeline("bench_peer", args.workdir, "peer")
-    pipeline.run(rest_api_source(peer_config(_base_url(), _api_key())))
-    return _loaded(pipeline, time.perf_counter() - started)
+    pipeline.run(rest_api_source(peer_config(_base_url(), _api_key(), _dialect(args))))
+    return _loaded(pipeline, time.perf_counter() - started, users=_dialect(args)["users"])
 
 
 def ours(args: argparse.Namespace) -> dict[str, Any]:
@@ -154,10 +161,12 @@ def ours(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     truncate_staging_after_load()  # as run_load does
     pipeline = _pipeline(args.pipeline_name, args.workdir, settings.DEFAULT_DATASET, tuned=True)
-    source = gainsight_px_source(base_url=_base_url(), api_key=_api_key()).with_resources(USERS.name)
+    users = _dialect(args)["users"]
+    source = gainsight_px_source(base_url=_base_url(), api_key=_api_key(),
+                                 dialect=args.dialect).with_resources(users.name)
     trace, loaded = run_source(pipeline, source)  # as run_load runs it
     seconds = time.perf_counter() - started
-    return _loaded(pipeline, seconds, (trace,) if not loaded else (trace, pipeline.last_trace))
+    return _loaded(pipeline, seconds, (trace,) if not loaded else (trace, pipeline.last_trace), users=users)
 
 
 CONTENDERS = {"floor": floor, "peer": peer, "ours": ours}
@@ -168,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("contender", choices=sorted(CONTENDERS))
     parser.add_argument("--workdir", type=Path, default=Path.cwd(),
                         help="where the DuckDB file and pipeline state go (default: cwd)")
+    parser.add_argument("--dialect", choices=sorted(DIALECTS), default="contract",
+                        help="the API dialect the emulator speaks (default: contract)")
     parser.add_argument("--pipeline-name", default="bench_ours",
                         help="ours only: reuse a name to run incrementally on the same state")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Every bench in one run: full-load sweep, incremental, push; then all targets.
+"""Every bench in one run: full-load sweep (and the published dialect), incremental, events, push; then all targets.
 
     python bench/run_all.py                              # the recorded run (100k-3M users, 1M x 100, 10M events)
     python bench/run_all.py --smoke                      # tiny: proves the scripts still work
@@ -25,6 +25,7 @@ import push_section
 
 SMOKE_USERS = 2_000
 SMOKE_WIDE_USERS = 1_000
+SMOKE_PUBLISHED_USERS = 1_000
 SMOKE_EVENTS = 5_000
 
 
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"smoke: {SMOKE_WIDE_USERS:,})")
     parser.add_argument("--wide-attributes", type=int, default=bench_load.DEFAULT_WIDE_ATTRIBUTES,
                         help=f"custom attributes per wide user (default {bench_load.DEFAULT_WIDE_ATTRIBUTES})")
+    parser.add_argument("--published-users", type=int,
+                        help=f"users of the published-dialect full load (floor and ours), 0 to skip "
+                             f"(default {bench_load.DEFAULT_PUBLISHED_USERS:,}; smoke: {SMOKE_PUBLISHED_USERS:,})")
     parser.add_argument("--incremental-users", type=int,
                         help="incremental tenant size (default: 1000000, or the largest size under it)")
     parser.add_argument("--repeat", type=int, default=1,
@@ -67,9 +71,14 @@ def main(argv: list[str] | None = None) -> int:
                 SMOKE_WIDE_USERS if args.smoke else bench_load.DEFAULT_WIDE_USERS)
             wide = bench_load.run_wide(wide_users, workroot=workroot, attributes=args.wide_attributes,
                                        repeat=max(1, args.repeat)) if wide_users > 0 else None
-            report += bench_load.tables(load) + (bench_load.tables(wide) if wide else [])
-            targets += bench_load.targets(load, wide)
-            errors += load.errors + (wide.errors if wide else [])
+            published_users = args.published_users if args.published_users is not None else (
+                SMOKE_PUBLISHED_USERS if args.smoke else bench_load.DEFAULT_PUBLISHED_USERS)
+            published = bench_load.run_published(published_users, workroot=workroot, attributes=args.attributes,
+                                                 repeat=max(1, args.repeat)) if published_users > 0 else None
+            extra = [w for w in (wide, published) if w is not None]
+            report += bench_load.tables(load) + [t for w in extra for t in bench_load.tables(w)]
+            targets += bench_load.targets(load, wide) + (bench_load.published_targets(published) if published else [])
+            errors += load.errors + [e for w in extra for e in w.errors]
         if "incremental" not in args.skip:
             under = [n for n in sizes if n <= bench_incremental.DEFAULT_USERS] or sizes
             incremental = bench_incremental.run(args.incremental_users or under[-1], workroot=workroot)

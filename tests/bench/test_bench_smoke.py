@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE_USERS = 2_000
 SMOKE_WIDE_USERS = 1_000
+SMOKE_PUBLISHED_USERS = 1_000
 
 
 def table_rows(report: str, title: str) -> dict[str, list[str]]:
@@ -48,6 +49,11 @@ def test_run_all_smoke_prints_every_contender_and_section(tmp_path: Path) -> Non
     wide = table_rows(out, f"Full load of /users, {SMOKE_WIDE_USERS:,} users x 100 custom attributes")
     assert set(wide) == {"floor", "ours"}
     assert all(number(cells[0]) == SMOKE_WIDE_USERS for cells in wide.values())
+    # The published dialect (1,000 a page): floor and ours read the same tenant.
+    published = table_rows(out, f"Full load of /users (published dialect), {SMOKE_PUBLISHED_USERS:,} users x 20 "
+                                "custom attributes")
+    assert set(published) == {"floor", "ours"}
+    assert all(number(cells[0]) == SMOKE_PUBLISHED_USERS for cells in published.values())
     for name, (rows, seconds, rate, rss, requests, *_rest) in load.items():
         assert number(rows) == SMOKE_USERS, name
         assert number(seconds) > 0 and number(rate) > 0, name
@@ -69,7 +75,8 @@ def test_run_all_smoke_prints_every_contender_and_section(tmp_path: Path) -> Non
     assert {"ours/peer rows/s", "ours/floor rows/s", "ours peak RSS", "ours RSS growth",
             "wide: ours/floor rows/s", "wide: ours peak RSS", "incremental / full time",
             "incremental rows fetched", "no-change requests", "no-change / full time",
-            "events rows/s vs floor", "push share of limit", "push 429s", "push CPU"} <= set(targets)
+            "events rows/s vs floor", "push share of limit", "push 429s", "push CPU",
+            "published: ours/floor rows/s"} <= set(targets)
     assert all(cells[2] in ("PASS", "MISS", "n/a") for cells in targets.values())
 
     md = markdown.read_text(encoding="utf-8")
