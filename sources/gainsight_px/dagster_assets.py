@@ -44,7 +44,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from gainsight_px import dialects, marts, tenants
 from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
 from gainsight_px.event_source import event_streams
-from gainsight_px.load import check_tenant, transactional, truncate_staging_after_load
+from gainsight_px.load import check_tenant, reset_cursors, transactional, truncate_staging_after_load
 from gainsight_px.source import gainsight_px_source, listable_endpoints
 
 ENTITIES_CRON = "0 * * * *"  # hourly
@@ -103,8 +103,8 @@ def tenant_assets(label: str, *, destination: str | Any = "duckdb", dialect: str
                                 destination=transactional(tenants.destination_for(t, destination)),
                                 dataset_name=t.dataset_name)
 
-        def new_source(factory: Any = factory, names: list[str] = names) -> Any:
-            return factory(**kwargs).with_resources(*names)
+        def new_source(reconcile: bool = False, factory: Any = factory, names: list[str] = names) -> Any:
+            return factory(**kwargs, reconcile=reconcile).with_resources(*names)
 
         out.append(_group_assets(label, group, new_source, pipeline, t))
     return out
@@ -127,9 +127,13 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
         if pipeline.has_pending_data:
             # An interrupted run left a package: load it first (run() would stop after it).
             pipeline.run()
-        refresh = "drop_data" if config.full_refresh else None
         pipeline.activate()
-        yield from dlt.run(context=context, dlt_source=new_source(), refresh=refresh)
+        if config.full_refresh:
+            # As `gainsight-px load --full-refresh`: only the cursors go; each table is then replaced
+            # in one transaction. dlt's refresh="drop_data" would truncate the tables when the load
+            # starts, so readers (and a run killed there) would find them empty.
+            reset_cursors(pipeline, [resource for resource in new_source().resources])
+        yield from dlt.run(context=context, dlt_source=new_source(reconcile=config.full_refresh))
         check_tenant(pipeline, t.base_url, t.source_kwargs["api_key"], full_refresh=True)  # binds it again
         try:  # as in `gainsight-px load`: the data is loaded, views are a convenience on top
             created = marts.refresh_views(pipeline)

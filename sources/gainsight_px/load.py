@@ -19,9 +19,10 @@ all go through here, so they behave the same:
   `[destination.duckdb.credentials.global_config]` in `.dlt/config.toml` or
   `DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "2GB"}'`.
 - A package left by an interrupted run is loaded first, then the new run starts.
-- `full_refresh=True` is the reconcile: `refresh="drop_data"` resets the
-  cursors and the tables are truncated and refilled within that load, so rows
-  deleted in PX disappear and attribute-only changes arrive.
+- `full_refresh=True` is the reconcile: the cursors are reset (`reset_cursors`,
+  dlt's state-only drop) and every table is read whole and replaced in one
+  transaction (atomic.py), so rows deleted in PX disappear and attribute-only
+  changes arrive, and readers never see a table half-filled.
 - Failures come out as `GainsightPXError` with a readable message (dlt's
   `PipelineStepFailed` is unwrapped); the API key never appears in one.
 """
@@ -543,8 +544,8 @@ def run_source(pipeline: dlt.Pipeline, data: Any) -> tuple[Any, bool]:
     return pipeline.last_trace, True
 
 
-def _reset_cursors(pipeline: dlt.Pipeline, selected: Sequence[str]) -> None:
-    """A reconcile forgets the stored cursors of `selected`, and nothing else.
+def reset_cursors(pipeline: dlt.Pipeline, selected: Sequence[str]) -> None:
+    """A reconcile forgets the stored cursors of `selected` (event streams keep theirs), and nothing else.
 
     dlt's `refresh="drop_data"` would also truncate the tables when the load
     step starts, so readers would see them empty (and a kill there would
@@ -556,7 +557,8 @@ def _reset_cursors(pipeline: dlt.Pipeline, selected: Sequence[str]) -> None:
     """
     from dlt.pipeline.helpers import pipeline_drop
 
-    if not pipeline.default_schema_name:
+    selected = [name for name in selected if name not in EVENT_STREAM_NAMES]  # events never change
+    if not pipeline.default_schema_name or not selected:
         return  # never ran: nothing stored
     drop = pipeline_drop(pipeline, resources=list(selected), state_only=True)
     if not drop.is_empty:
@@ -656,8 +658,7 @@ def run_load(
                     raise _pending_failed(exc, secret, earlier=True) from None
                 resumed = True
             if full_refresh:
-                # Events never change nor go away: a reconcile keeps their cursors.
-                _reset_cursors(pipeline, [n for n in selected if n not in EVENT_STREAM_NAMES])
+                reset_cursors(pipeline, selected)
             extract_trace, loaded = run_source(pipeline, source)
         except PipelineStepFailed as exc:
             if exc.step == "load":

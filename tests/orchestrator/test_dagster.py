@@ -84,3 +84,28 @@ def test_materialize_two_tenants_entities_and_events(make_emulator, tmp_path: Pa
     assert "acme_events" not in jobs  # the contract has no event streams
     crons = {s.job_name: s.cron_schedule for s in defs.schedules}
     assert crons["acme_entities"] == "0 * * * *" and crons["globex_events"] == "15 */6 * * *"
+
+
+def test_the_reconcile_job_replaces_tables_in_one_transaction(make_emulator, tmp_path: Path, monkeypatch) -> None:
+    # The weekly reconcile drops users deleted in PX, as `gainsight-px load --full-refresh` does:
+    # the cursors reset and each table replaced by one merge, never truncated first (dlt's
+    # refresh="drop_data" truncated them when the load step began: readers saw them empty).
+    import dlt
+
+    acme = make_emulator(tenant=TenantSpec(users=50, accounts=5, seed=8))
+    _configure(monkeypatch, "acme", acme, "contract")
+    defs = definitions(["acme"])
+    assert defs.get_job_def("acme_entities").execute_in_process().success
+    gone = [r["aptrinsicId"] for r in acme.control.records("users")[:3]]
+    for key in gone:
+        acme.control.delete_record("users", key)
+
+    assert defs.get_job_def("acme_reconcile").execute_in_process().success
+
+    db = tmp_path / "gainsight-acme.duckdb"
+    keys = {k for (k,) in _rows(db, "SELECT aptrinsic_id FROM gainsight_px_acme.users")}
+    assert len(keys) == 47 and not keys & set(gone)
+    pipeline = dlt.attach(pipeline_name="gainsight_px_acme_entities")
+    truncated = {name for load_id in pipeline.list_completed_load_packages()
+                 for name in pipeline.get_load_package_state(load_id).get("applied_truncated_tables", [])}
+    assert truncated == set()
