@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 from gainsight_px.emulator import TenantSpec
 from gainsight_px.load import duckdb_settings
 from load_helpers import DATASET, cli_env, run_cli
@@ -83,3 +84,33 @@ def test_a_run_with_nothing_to_load_stops_after_the_extract_and_keeps_the_state(
                                "WHERE aptrinsic_id IN (SELECT unnest(?))", [list(active)]))
     seen = {u["aptrinsicId"]: u["lastSeenDate"] for u in loader.control.records("users")}
     assert stored == {key: seen[key] for key in active}
+
+
+def test_a_package_too_large_for_the_default_cap_loads_under_a_raised_one(make_emulator, tmp_path: Path,
+                                                                          monkeypatch, caplog) -> None:
+    # DuckDB's deduplicating merge needs memory in proportion to rows x columns (1M users x 100
+    # attributes failed at 120 MB): the load raises the default cap for such a package. Here the
+    # per-cell figure is scaled up so that a small tenant needs it.
+    import logging
+
+    import dlt
+    from gainsight_px import load
+    from gainsight_px.source import gainsight_px_source
+
+    emulator = make_emulator(tenant=TenantSpec(users=2_000, accounts=20, seed=6))
+    monkeypatch.setattr(load, "MERGE_BYTES_PER_CELL", 4096.0)
+    pipeline = dlt.pipeline("fit_memory", pipelines_dir=str(tmp_path / "pipelines"), dataset_name=DATASET,
+                            destination=load.duckdb_destination(str(tmp_path / "fit.duckdb")))
+    source = gainsight_px_source(base_url=emulator.base_url, api_key=emulator.api_key).with_resources("users")
+    with caplog.at_level(logging.INFO, logger="gainsight_px.load"):
+        _, loaded = load.run_source(pipeline, source)
+    assert loaded
+    columns = len(pipeline.default_schema.get_table_columns("users"))
+    expected_mb = int(2_000 * columns * 4096.0) >> 20
+    assert f"DuckDB memory limit raised from {load.default_memory_limit()} to {expected_mb}MB" in caplog.text
+    with pipeline.sql_client() as client:
+        [(limit,)] = client.execute_sql("SELECT current_setting('memory_limit')")
+        [(rows,)] = client.execute_sql(f"SELECT count(*) FROM {DATASET}.users")
+    assert rows == 2_000
+    # DuckDB shows the cap in MiB: the raised one, not the default.
+    assert float(limit.split()[0]) == pytest.approx(expected_mb * 10**6 / 2**20, abs=0.2), limit
