@@ -82,8 +82,15 @@ def run(sizes: Sequence[int], contenders: Sequence[str] = CONTENDERS, *, workroo
                 for name in contenders:
                     if name == "peer" and users > peer_max_users:
                         continue
-                    out = _one_run(name, users, emulator, control,
-                                   workroot / f"load-{dialect}-{users}-{attributes}-{name}-{attempt}", dialect)
+                    try:
+                        out = _one_run(name, users, emulator, control,
+                                       workroot / f"load-{dialect}-{users}-{attributes}-{name}-{attempt}", dialect)
+                    except RuntimeError as exc:  # the contender failed: say so, and go on with the others
+                        results.errors.append(f"{name} at {users:,} users x {attributes} attributes "
+                                              f"({dialect}) failed: {str(exc).splitlines()[0]} "
+                                              f"... {str(exc).strip().splitlines()[-1][:300]}")
+                        h.progress(f"{name}: FAILED (reported at the end)")
+                        continue
                     if out["rows"] != users or out["distinct_keys"] != users:
                         results.errors.append(
                             f"{name} at {users:,} users loaded {out['rows']:,} rows "
