@@ -20,6 +20,9 @@ def start_cli(*extra: str) -> tuple[subprocess.Popen, list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "gainsight_px.cli", "emulator", "--port", "0", "--users", "60", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell starting the suite in the background ignores SIGINT, and children inherit that:
+        # Ctrl-C (SIGINT) is what these tests send, so give the CLI the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: list[str] = []
     deadline = time.monotonic() + 30
