@@ -132,7 +132,7 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
             # As `gainsight-px load --full-refresh`: only the cursors go; each table is then replaced
             # in one transaction. dlt's refresh="drop_data" would truncate the tables when the load
             # starts, so readers (and a run killed there) would find them empty.
-            reset_cursors(pipeline, [resource for resource in new_source().resources])
+            reset_cursors(pipeline, list(new_source().resources))
         yield from dlt.run(context=context, dlt_source=new_source(reconcile=config.full_refresh))
         check_tenant(pipeline, t.base_url, t.source_kwargs["api_key"], full_refresh=True)  # binds it again
         try:  # as in `gainsight-px load`: the data is loaded, views are a convenience on top

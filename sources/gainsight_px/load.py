@@ -64,6 +64,14 @@ TENANT_STATE_KEY = "tenant"
 DUCKDB_SETTINGS_KEY = DUCKDB_CREDENTIALS_KEY + ".global_config"
 # One thread, a bounded cap and no insertion order keep a load's memory flat as the tenant grows,
 # whatever its width (bench/); figures in default_memory_limit().
+def _ram_mb() -> int:
+    """This machine's memory in MB (4 GB where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    except (AttributeError, ValueError, OSError):
+        return 4 << 10
+
+
 def default_memory_limit() -> str:
     """DuckDB's cap: 120 MB, or an eighth of RAM on a machine with less than 1 GB.
 
@@ -77,11 +85,7 @@ def default_memory_limit() -> str:
     120 MB rather than 128: DuckDB shows it as a round MiB figure, and both load.
     `[destination.duckdb.credentials.global_config] memory_limit` overrides it.
     """
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        total = 4 << 30
-    return f"{max(64, min(120, total // 8 >> 20))}MB"
+    return f"{max(64, min(120, _ram_mb() // 8))}MB"
 
 
 DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": default_memory_limit(), "threads": 1,
@@ -101,7 +105,8 @@ def fit_duckdb_memory(pipeline: dlt.Pipeline) -> str | None:
         return None
     credentials = pipeline.destination.config_params.get("credentials")
     settings_ = getattr(credentials, "global_config", None)
-    if not isinstance(settings_, dict) or settings_.get("memory_limit") != default_memory_limit():
+    default = default_memory_limit()
+    if not isinstance(settings_, dict) or settings_.get("memory_limit") != default:
         return None  # not ours, or configured
     info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
     if info is None:
@@ -110,17 +115,13 @@ def fit_duckdb_memory(pipeline: dlt.Pipeline) -> str | None:
     cells = max((rows * len(schema.get_table_columns(table)) for table, rows in info.row_counts.items()
                  if table in schema.tables), default=0)
     need = int(cells * MERGE_BYTES_PER_CELL) >> 20
-    base = int(default_memory_limit().removesuffix("MB"))
+    base = int(default.removesuffix("MB"))
     if need <= base:
         return None
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
-    except (AttributeError, ValueError, OSError):
-        ram = 4 << 10
-    limit = f"{max(base, min(need, ram // 4))}MB"
+    limit = f"{max(base, min(need, _ram_mb() // 4))}MB"
     settings_["memory_limit"] = limit
     log.info("DuckDB memory limit raised from %s to %s for this load (its largest table: %s cells)",
-             default_memory_limit(), limit, f"{cells:,}")
+             default, limit, f"{cells:,}")
     return limit
 
 

@@ -34,12 +34,17 @@ class TokenBucket:
         self._paused_until = 0.0
         self._generation = 0  # bumped by pause() and slow_down(): reserved turns are void
 
+    def _refill(self) -> float:
+        """Add the tokens earned since the last call (the lock held); returns now."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        return now
+
     def take(self) -> float:
         """Take a token now and return 0, or return the seconds until one is free."""
         with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
+            now = self._refill()
             if now < self._paused_until:
                 return self._paused_until - now
             if self._tokens >= 1.0:
@@ -58,9 +63,7 @@ class TokenBucket:
         while True:
             with self._lock:
                 generation = self._generation
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-                self._last = now
+                now = self._refill()
                 paused = now < self._paused_until
                 if paused:
                     wait = self._paused_until - now
