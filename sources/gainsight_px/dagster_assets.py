@@ -44,7 +44,13 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from gainsight_px import dialects, marts, tenants
 from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
 from gainsight_px.event_source import event_streams
-from gainsight_px.load import check_tenant, reset_cursors, transactional, truncate_staging_after_load
+from gainsight_px.load import (
+    check_tenant,
+    reset_cursors,
+    run_source,
+    transactional,
+    truncate_staging_after_load,
+)
 from gainsight_px.source import gainsight_px_source, listable_endpoints
 
 ENTITIES_CRON = "0 * * * *"  # hourly
@@ -120,9 +126,9 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
                 op_tags={TENANT_TAG: label})
     def assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource, config: LoadConfig) -> Iterator[Any]:
         # The dataset belongs to one tenant: refuse another before any request (as `gainsight-px load`).
-        # dagster-dlt drops the local dlt state before each run and restores it from the
-        # destination, which drops the binding too: it is written again after the run, so
-        # it lives in this deployment's dlt state (DLT_DATA_DIR) from run to run.
+        # The run drops the local dlt state and restores it from the destination (as dagster-dlt
+        # does), which drops the binding too: it is written again after the run, so it lives in
+        # this deployment's dlt state (DLT_DATA_DIR) from run to run.
         check_tenant(pipeline, t.base_url, t.source_kwargs["api_key"], full_refresh=config.full_refresh)
         if pipeline.has_pending_data:
             # An interrupted run left a package: load it first (run() would stop after it).
@@ -133,7 +139,7 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
             # in one transaction. dlt's refresh="drop_data" would truncate the tables when the load
             # starts, so readers (and a run killed there) would find them empty.
             reset_cursors(pipeline, list(new_source().resources))
-        yield from dlt.run(context=context, dlt_source=new_source(reconcile=config.full_refresh))
+        yield from _run(context, dlt, pipeline, new_source(reconcile=config.full_refresh), _TenantTranslator(label))
         check_tenant(pipeline, t.base_url, t.source_kwargs["api_key"], full_refresh=True)  # binds it again
         try:  # as in `gainsight-px load`: the data is loaded, views are a convenience on top
             created = marts.refresh_views(pipeline)
@@ -142,6 +148,36 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
             context.log.warning(f"views were not refreshed: {type(exc).__name__}: {exc}")
 
     return assets
+
+
+def _run(context: dg.AssetExecutionContext, resource: DagsterDltResource, pipeline: dlt.Pipeline, source: Any,
+         translator: DagsterDltTranslator) -> Iterator[dg.MaterializeResult]:
+    """dagster-dlt's `DagsterDltResource.run`, but loading through `load.run_source`, as `gainsight-px load`
+    does: a package too large for DuckDB's default cap gets a raised one (`load.fit_duckdb_memory`; a wide
+    tenant at 1M users fails its merge without it), and a run that extracted nothing stops there.
+
+    dagster-dlt calls `pipeline.run`, which leaves no step between normalize and load. Its other
+    work is kept: the subset of assets selected, the local dlt state dropped and restored from the
+    destination (the pipeline object lives from run to run, and its in-memory schema can be
+    staler than the one the last load stored), and one materialization per asset with its metadata.
+    """
+    by_key = {translator.get_asset_spec(DltResourceTranslatorData(resource=r, pipeline=pipeline)).key: r
+              for r in source.selected_resources.values()}
+    if context.is_subset:
+        by_key = {key: r for key, r in by_key.items() if key in context.selected_asset_keys}
+        source = source.with_resources(*(r.name for r in by_key.values()))
+    if pipeline.config.restore_from_destination:
+        pipeline.drop()
+    else:
+        pipeline.drop_pending_packages()
+    trace, loaded = run_source(pipeline, source)
+    load_info = trace.last_load_info if loaded else None
+    if load_info is not None:
+        load_info.raise_on_failed_jobs()
+    for key, r in by_key.items():
+        metadata = resource.extract_resource_metadata(context, r, load_info, pipeline) if load_info is not None \
+            else {"rows_loaded": dg.MetadataValue.int(0)}
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
 
 def tenant_jobs(label: str, assets: Sequence[dg.AssetsDefinition]) -> tuple[list[Any], list[dg.ScheduleDefinition]]:

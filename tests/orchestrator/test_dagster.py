@@ -109,3 +109,41 @@ def test_the_reconcile_job_replaces_tables_in_one_transaction(make_emulator, tmp
     truncated = {name for load_id in pipeline.list_completed_load_packages()
                  for name in pipeline.get_load_package_state(load_id).get("applied_truncated_tables", [])}
     assert truncated == set()
+
+
+def test_assets_load_as_the_cli_does_with_the_cap_fitted_and_empty_runs_stopped(make_emulator, tmp_path: Path,
+                                                                                 monkeypatch, caplog) -> None:
+    # Through Dagster too, a package too large for DuckDB's default cap gets a raised one (a wide
+    # tenant at 1M users failed its merge without it); the per-cell figure is scaled so that a small
+    # tenant needs it. A selected subset loads only its tables, and a run with nothing new stops
+    # after the extract and still materializes its assets.
+    import logging
+
+    from gainsight_px import load
+
+    acme = make_emulator(tenant=TenantSpec(users=300, accounts=6, seed=5))
+    _configure(monkeypatch, "acme", acme, "contract")
+    monkeypatch.setattr(load, "MERGE_BYTES_PER_CELL", 65536.0)
+    [entities] = tenant_assets("acme")
+    users = dg.AssetKey(["acme", "users"])
+    with caplog.at_level(logging.INFO, logger="gainsight_px.load"):
+        first = dg.materialize([entities], selection=[users], resources={"dlt": DagsterDltResource()})
+    assert first.success
+    assert f"DuckDB memory limit raised from {load.default_memory_limit()} to" in caplog.text
+    db = tmp_path / "gainsight-acme.duckdb"
+    assert _rows(db, "SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px_acme.users") == [(300, 300)]
+    tables = {name for (name,) in _rows(db, "SELECT table_name FROM duckdb_tables() "
+                                            "WHERE schema_name = 'gainsight_px_acme'")}
+    assert "accounts" not in tables
+    [event] = first.get_asset_materialization_events()
+    assert event.asset_key == users
+    assert event.materialization.metadata["rows_loaded"].value == 300
+
+    loads = _rows(db, "SELECT count(*) FROM gainsight_px_acme._dlt_loads")
+    acme.control.reset_log()
+    again = dg.materialize([entities], selection=[users], resources={"dlt": DagsterDltResource()})
+    assert again.success
+    [event] = again.get_asset_materialization_events()
+    assert event.asset_key == users and event.materialization.metadata["rows_loaded"].value == 0
+    assert len(acme.control.requests()) == 1
+    assert _rows(db, "SELECT count(*) FROM gainsight_px_acme._dlt_loads") == loads  # nothing loaded
