@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
@@ -125,7 +126,9 @@ def test_survey_results_nps_and_distribution(loaded):
         promoters = sum(v >= 9 for v in values)
         detractors = sum(v <= 6 for v in values)
         assert row["responses"] == len(values)
-        assert float(row["nps"]) == pytest.approx(round(100 * (promoters - detractors) / len(values), 1))
+        # SQL's round() takes halves away from zero; Python's round() to the even digit (21.25 -> 21.2).
+        nps = (Decimal(100 * (promoters - detractors)) / len(values)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        assert float(row["nps"]) == pytest.approx(float(nps))
         assert [row[f"score_{i}"] for i in range(11)] == [values.count(i) for i in range(11)]
 
 
