@@ -46,6 +46,7 @@ from gainsight_px.endpoints import DEFAULT_DIALECT, Dialect
 from gainsight_px.event_source import event_streams
 from gainsight_px.load import (
     check_tenant,
+    load_pending,
     reset_cursors,
     run_source,
     transactional,
@@ -132,7 +133,7 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
         check_tenant(pipeline, t.base_url, t.source_kwargs["api_key"], full_refresh=config.full_refresh)
         if pipeline.has_pending_data:
             # An interrupted run left a package: load it first (run() would stop after it).
-            pipeline.run()
+            load_pending(pipeline)
         pipeline.activate()
         if config.full_refresh:
             # As `gainsight-px load --full-refresh`: only the cursors go; each table is then replaced

@@ -98,31 +98,90 @@ DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": default_memory_limit(), "thre
 MERGE_BYTES_PER_CELL = 2.0
 
 
-def fit_duckdb_memory(pipeline: dlt.Pipeline) -> str | None:
-    """Raise the default DuckDB cap for the package about to load, if its largest table needs it
-    (see MERGE_BYTES_PER_CELL). Returns the new cap, or None when it stays."""
+def _own_duckdb_settings(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
+    """The DuckDB settings dict of the pipeline's destination while its `memory_limit` is ours to
+    change (not configured), else None."""
     if pipeline.destination is None or pipeline.destination.destination_name != "duckdb":
         return None
     credentials = pipeline.destination.config_params.get("credentials")
     settings_ = getattr(credentials, "global_config", None)
-    default = default_memory_limit()
-    if not isinstance(settings_, dict) or settings_.get("memory_limit") != default:
+    if not isinstance(settings_, dict) or settings_.get("memory_limit") != default_memory_limit():
         return None  # not ours, or configured
+    return settings_
+
+
+def _mb(limit: str) -> int:
+    return int(limit.removesuffix("MB"))
+
+
+def fit_duckdb_memory(pipeline: dlt.Pipeline) -> str | None:
+    """Raise the default DuckDB cap for the package about to load, if its largest table needs it
+    (see MERGE_BYTES_PER_CELL). Returns the new cap, or None when it stays."""
+    settings_ = _own_duckdb_settings(pipeline)
     info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    if info is None:
+    if settings_ is None or info is None:
         return None
     schema = pipeline.default_schema
     cells = max((rows * len(schema.get_table_columns(table)) for table, rows in info.row_counts.items()
                  if table in schema.tables), default=0)
     need = int(cells * MERGE_BYTES_PER_CELL) >> 20
-    base = int(default.removesuffix("MB"))
-    if need <= base:
+    default = default_memory_limit()
+    if need <= _mb(default):
         return None
-    limit = f"{max(base, min(need, _ram_mb() // 4))}MB"
+    limit = f"{max(_mb(default), min(need, _ram_mb() // 4))}MB"
     settings_["memory_limit"] = limit
     log.info("DuckDB memory limit raised from %s to %s for this load (its largest table: %s cells)",
              default, limit, f"{cells:,}")
     return limit
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether DuckDB's OutOfMemoryException is behind `exc` (dlt wraps it, job by job, in text)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "OutOfMemoryException" or "Out of Memory Error" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def load_within_memory(pipeline: dlt.Pipeline) -> Any:
+    """`pipeline.load()`, under a DuckDB cap fitted to the package, raised again if DuckDB runs out.
+
+    MERGE_BYTES_PER_CELL is a first guess from a few measured tenants; what
+    DuckDB needs also depends on the values (600k rows x 80 columns of
+    distinct strings needed 120-160 MB, an emulator tenant of that size less
+    than 120). So a load that fails with DuckDB's OutOfMemory (dlt keeps the
+    package, its finished jobs done) is loaded again under twice the cap, up
+    to a quarter of RAM, with a warning saying so. A configured
+    `memory_limit` is never changed: that load fails as before.
+    """
+    settings_ = _own_duckdb_settings(pipeline) or {}  # before the fit changes the cap
+    fit_duckdb_memory(pipeline)
+    ceiling = max(_mb(default_memory_limit()), _ram_mb() // 4)
+    while True:
+        try:
+            return pipeline.load()
+        except PipelineStepFailed as exc:
+            current = settings_.get("memory_limit")
+            if current is None or exc.step != "load" or not _out_of_memory(exc) or _mb(current) >= ceiling:
+                raise
+            raised = f"{min(2 * _mb(current), ceiling)}MB"
+            log.warning("DuckDB ran out of its %s memory limit loading this package; loading it again under %s "
+                        "(a memory_limit set in %s is never raised)", current, raised, DUCKDB_SETTINGS_KEY)
+            settings_["memory_limit"] = raised
+
+
+def load_pending(pipeline: dlt.Pipeline) -> Any:
+    """Finish the packages an interrupted run left, as `pipeline.run()` without data does (normalize
+    what was extracted, load what was normalized), but loading through `load_within_memory`."""
+    if pipeline.list_extracted_load_packages():
+        pipeline.normalize()
+    if pipeline.list_normalized_load_packages():
+        return load_within_memory(pipeline)
+    return None
 
 
 @dataclass
@@ -535,10 +594,11 @@ def _pending_failed(exc: PipelineStepFailed, secret: str | None, *, earlier: boo
     if len(cause) > 300:
         cause = cause[:297] + "..."
     which = "the load package an earlier run left" if earlier else "this run's load package"
+    fix = (f"raise DuckDB's memory_limit ({DUCKDB_SETTINGS_KEY}) and rerun" if _out_of_memory(exc)
+           else "fix the cause and rerun")
     return GainsightPXError(
         f"{which} could not be loaded into the warehouse: {cause}. It stays pending and every run tries it "
-        "first: fix the cause and rerun, or run `gainsight-px load --drop-pending` to discard it "
-        "(its rows are fetched again)."
+        f"first: {fix}, or run `gainsight-px load --drop-pending` to discard it (its rows are fetched again)."
     )
 
 
@@ -577,8 +637,7 @@ def run_source(pipeline: dlt.Pipeline, data: Any) -> tuple[Any, bool]:
             pipeline.abort_packages()
         return pipeline.last_trace, False
     pipeline.normalize()
-    fit_duckdb_memory(pipeline)
-    pipeline.load()
+    load_within_memory(pipeline)
     return pipeline.last_trace, True
 
 
@@ -691,7 +750,7 @@ def run_load(
             if pipeline.has_pending_data:
                 # dlt's run() would load the leftover package and stop; finish it, then go on.
                 try:
-                    pipeline.run()
+                    load_pending(pipeline)
                 except PipelineStepFailed as exc:
                     raise _pending_failed(exc, secret, earlier=True) from None
                 resumed = True

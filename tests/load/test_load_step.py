@@ -114,3 +114,52 @@ def test_a_package_too_large_for_the_default_cap_loads_under_a_raised_one(make_e
     assert rows == 2_000
     # DuckDB shows the cap in MiB: the raised one, not the default.
     assert float(limit.split()[0]) == pytest.approx(expected_mb * 10**6 / 2**20, abs=0.2), limit
+
+
+def test_a_load_that_runs_out_of_duckdb_memory_is_loaded_again_under_a_raised_cap(make_emulator, tmp_path: Path,
+                                                                                   monkeypatch, caplog) -> None:
+    # What DuckDB needs depends on the values as well as the shape, so the fitted cap is a guess:
+    # when DuckDB runs out anyway, the package (kept by dlt) is loaded again under twice the cap.
+    # Here the default cap is shrunk so that a small wide tenant runs out of it.
+    import logging
+
+    import dlt
+    from gainsight_px import load
+    from gainsight_px.source import gainsight_px_source
+
+    emulator = make_emulator(tenant=WIDE)
+    monkeypatch.setattr(load, "default_memory_limit", lambda: "24MB")
+    monkeypatch.setitem(load.DUCKDB_SETTINGS, "memory_limit", "24MB")
+    pipeline = dlt.pipeline("oom_retry", pipelines_dir=str(tmp_path / "pipelines"), dataset_name=DATASET,
+                            destination=load.transactional(load.duckdb_destination(str(tmp_path / "oom.duckdb"))))
+    source = gainsight_px_source(base_url=emulator.base_url, api_key=emulator.api_key).with_resources("users")
+    with caplog.at_level(logging.WARNING, logger="gainsight_px.load"):
+        _, loaded = load.run_source(pipeline, source)
+    assert loaded
+    assert "DuckDB ran out of its 24MB memory limit loading this package; loading it again under 48MB" in caplog.text
+    with pipeline.sql_client() as client:
+        [(limit,)] = client.execute_sql("SELECT current_setting('memory_limit')")
+        [(rows, keys)] = client.execute_sql(f"SELECT count(*), count(DISTINCT aptrinsic_id) FROM {DATASET}.users")
+    assert rows == keys == 10_000
+    assert float(limit.split()[0]) >= 48 * 10**6 / 2**20, limit
+    assert not pipeline.has_pending_data
+
+
+def test_a_configured_cap_is_never_raised_and_the_message_says_what_to_change(make_emulator, tmp_path: Path) -> None:
+    emulator = make_emulator(tenant=WIDE)
+    db = tmp_path / "gainsight.duckdb"
+    env = cli_env(emulator, tmp_path, DESTINATION__DUCKDB__CREDENTIALS=str(db),
+                  DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "24MB"}',
+                  SOURCES__GAINSIGHT_PX__DIALECT="contract")
+    failed = run_cli(["load", "--resources", "users", "--progress", "none"], env, tmp_path, timeout=300)
+    assert failed.returncode == 1, failed.stderr[-2000:]
+    assert "Out of Memory Error" in failed.stderr
+    assert "raise DuckDB's memory_limit (destination.duckdb.credentials.global_config) and rerun" in failed.stderr
+    assert "Traceback" not in failed.stderr and "ran out of its" not in failed.stderr
+    # Without the setting, the next run loads the package the failed one left (and then its own).
+    del env["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]
+    again = run_cli(["load", "--resources", "users", "--progress", "none"], env, tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    with duckdb.connect(str(db), read_only=True) as conn:
+        rows, keys = conn.execute("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users").fetchone()
+    assert rows == keys == 10_000
