@@ -7,6 +7,7 @@ failed a wide tenant that one thread loads (bench/README.md has the figures).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -15,6 +16,21 @@ from gainsight_px.load import duckdb_settings
 from load_helpers import DATASET, cli_env, run_cli
 
 WIDE = TenantSpec(users=10_000, accounts=100, extra_attributes=100, seed=5)
+LOAD_USERS = ["load", "--resources", "users", "--progress", "none"]
+
+
+def _load_wide_with_cap(emulator, tmp_path: Path, memory_limit: str) -> tuple[Path, dict[str, str], Any]:
+    """`gainsight-px load --resources users` into a DuckDB file under a configured `memory_limit`."""
+    db = tmp_path / "gainsight.duckdb"
+    env = cli_env(emulator, tmp_path, DESTINATION__DUCKDB__CREDENTIALS=str(db),
+                  DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG=f'{{"memory_limit": "{memory_limit}"}}',
+                  SOURCES__GAINSIGHT_PX__DIALECT="contract")
+    return db, env, run_cli(LOAD_USERS, env, tmp_path, timeout=300)
+
+
+def _users_and_keys(db: Path) -> tuple[int, int]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users").fetchone()
 
 
 def test_the_default_duckdb_settings_run_one_thread_under_a_bounded_cap() -> None:
@@ -25,15 +41,9 @@ def test_the_default_duckdb_settings_run_one_thread_under_a_bounded_cap() -> Non
 
 def test_a_wide_first_load_fits_a_cap_that_two_threads_do_not(make_emulator, tmp_path: Path) -> None:
     # 96 MB: the former fixed cap, under which this tenant failed with DuckDB's OutOfMemoryException.
-    emulator = make_emulator(tenant=WIDE)
-    db = tmp_path / "gainsight.duckdb"
-    env = cli_env(emulator, tmp_path, DESTINATION__DUCKDB__CREDENTIALS=str(db),
-                  DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "96MB"}',
-                  SOURCES__GAINSIGHT_PX__DIALECT="contract")
-    result = run_cli(["load", "--resources", "users", "--progress", "none"], env, tmp_path, timeout=300)
+    db, _, result = _load_wide_with_cap(make_emulator(tenant=WIDE), tmp_path, "96MB")
     assert result.returncode == 0, result.stderr[-2000:]
-    with duckdb.connect(str(db), read_only=True) as conn:
-        rows, keys = conn.execute("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users").fetchone()
+    rows, keys = _users_and_keys(db)
     assert rows == keys == 10_000
 
 
@@ -146,20 +156,14 @@ def test_a_load_that_runs_out_of_duckdb_memory_is_loaded_again_under_a_raised_ca
 
 
 def test_a_configured_cap_is_never_raised_and_the_message_says_what_to_change(make_emulator, tmp_path: Path) -> None:
-    emulator = make_emulator(tenant=WIDE)
-    db = tmp_path / "gainsight.duckdb"
-    env = cli_env(emulator, tmp_path, DESTINATION__DUCKDB__CREDENTIALS=str(db),
-                  DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG='{"memory_limit": "24MB"}',
-                  SOURCES__GAINSIGHT_PX__DIALECT="contract")
-    failed = run_cli(["load", "--resources", "users", "--progress", "none"], env, tmp_path, timeout=300)
+    db, env, failed = _load_wide_with_cap(make_emulator(tenant=WIDE), tmp_path, "24MB")
     assert failed.returncode == 1, failed.stderr[-2000:]
     assert "Out of Memory Error" in failed.stderr
     assert "raise DuckDB's memory_limit (destination.duckdb.credentials.global_config) and rerun" in failed.stderr
     assert "Traceback" not in failed.stderr and "ran out of its" not in failed.stderr
     # Without the setting, the next run loads the package the failed one left (and then its own).
     del env["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]
-    again = run_cli(["load", "--resources", "users", "--progress", "none"], env, tmp_path, timeout=300)
+    again = run_cli(LOAD_USERS, env, tmp_path, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    with duckdb.connect(str(db), read_only=True) as conn:
-        rows, keys = conn.execute("SELECT count(*), count(DISTINCT aptrinsic_id) FROM gainsight_px.users").fetchone()
+    rows, keys = _users_and_keys(db)
     assert rows == keys == 10_000
