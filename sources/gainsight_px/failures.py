@@ -54,6 +54,11 @@ def interrupted(exc: BaseException) -> bool:
     return any(isinstance(e, KeyboardInterrupt | Interrupted) for e in chain(exc))
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether DuckDB's OutOfMemoryException is behind `exc` (dlt passes a job's failure on as text)."""
+    return any(type(e).__name__ == "OutOfMemoryException" or "Out of Memory Error" in str(e) for e in chain(exc))
+
+
 def _program(pid: int, fallback: str) -> str:
     """What the process holding a lock runs, as `ps` would show it (Linux), or DuckDB's name for it."""
     try:

@@ -135,18 +135,6 @@ def fit_duckdb_memory(pipeline: dlt.Pipeline) -> str | None:
     return limit
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    """Whether DuckDB's OutOfMemoryException is behind `exc` (dlt wraps it, job by job, in text)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if type(current).__name__ == "OutOfMemoryException" or "Out of Memory Error" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def load_within_memory(pipeline: dlt.Pipeline) -> Any:
     """`pipeline.load()`, under a DuckDB cap fitted to the package, raised again if DuckDB runs out.
 
@@ -156,22 +144,30 @@ def load_within_memory(pipeline: dlt.Pipeline) -> Any:
     than 120). So a load that fails with DuckDB's OutOfMemory (dlt keeps the
     package, its finished jobs done) is loaded again under twice the cap, up
     to a quarter of RAM, with a warning saying so. A configured
-    `memory_limit` is never changed: that load fails as before.
+    `memory_limit` is never changed: that load fails as before. The cap goes
+    back to the default afterwards, so the next load of a pipeline object that
+    lives on (the Dagster assets') starts from it again.
     """
-    settings_ = _own_duckdb_settings(pipeline) or {}  # before the fit changes the cap
-    fit_duckdb_memory(pipeline)
-    ceiling = max(_mb(default_memory_limit()), _ram_mb() // 4)
-    while True:
-        try:
-            return pipeline.load()
-        except PipelineStepFailed as exc:
-            current = settings_.get("memory_limit")
-            if current is None or exc.step != "load" or not _out_of_memory(exc) or _mb(current) >= ceiling:
-                raise
-            raised = f"{min(2 * _mb(current), ceiling)}MB"
-            log.warning("DuckDB ran out of its %s memory limit loading this package; loading it again under %s "
-                        "(a memory_limit set in %s is never raised)", current, raised, DUCKDB_SETTINGS_KEY)
-            settings_["memory_limit"] = raised
+    settings_ = _own_duckdb_settings(pipeline)
+    if settings_ is None:
+        return pipeline.load()
+    default = settings_["memory_limit"]
+    ceiling = max(_mb(default), _ram_mb() // 4)
+    try:
+        fit_duckdb_memory(pipeline)
+        while True:
+            try:
+                return pipeline.load()
+            except PipelineStepFailed as exc:
+                current = settings_["memory_limit"]
+                if exc.step != "load" or not failures.out_of_memory(exc) or _mb(current) >= ceiling:
+                    raise
+                raised = f"{min(2 * _mb(current), ceiling)}MB"
+                log.warning("DuckDB ran out of its %s memory limit loading this package; loading it again under "
+                            "%s (a memory_limit set in %s is never raised)", current, raised, DUCKDB_SETTINGS_KEY)
+                settings_["memory_limit"] = raised
+    finally:
+        settings_["memory_limit"] = default
 
 
 def load_pending(pipeline: dlt.Pipeline) -> Any:
@@ -594,7 +590,7 @@ def _pending_failed(exc: PipelineStepFailed, secret: str | None, *, earlier: boo
     if len(cause) > 300:
         cause = cause[:297] + "..."
     which = "the load package an earlier run left" if earlier else "this run's load package"
-    fix = (f"raise DuckDB's memory_limit ({DUCKDB_SETTINGS_KEY}) and rerun" if _out_of_memory(exc)
+    fix = (f"raise DuckDB's memory_limit ({DUCKDB_SETTINGS_KEY}) and rerun" if failures.out_of_memory(exc)
            else "fix the cause and rerun")
     return GainsightPXError(
         f"{which} could not be loaded into the warehouse: {cause}. It stays pending and every run tries it "

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 from gainsight_px.emulator import TenantSpec
 from gainsight_px.load import duckdb_settings
 from load_helpers import DATASET, cli_env, run_cli
@@ -100,59 +99,69 @@ def test_a_package_too_large_for_the_default_cap_loads_under_a_raised_one(make_e
                                                                           monkeypatch, caplog) -> None:
     # DuckDB's deduplicating merge needs memory in proportion to rows x columns (1M users x 100
     # attributes failed at 120 MB): the load raises the default cap for such a package. Here the
-    # per-cell figure is scaled up so that a small tenant needs it.
+    # default is shrunk to a cap this tenant runs out of, and the per-cell figure scaled up: the
+    # load must then pass at once, under the fitted cap, with no run out of memory to retry.
     import logging
 
-    import dlt
     from gainsight_px import load
-    from gainsight_px.source import gainsight_px_source
 
-    emulator = make_emulator(tenant=TenantSpec(users=2_000, accounts=20, seed=6))
-    monkeypatch.setattr(load, "MERGE_BYTES_PER_CELL", 4096.0)
-    pipeline = dlt.pipeline("fit_memory", pipelines_dir=str(tmp_path / "pipelines"), dataset_name=DATASET,
-                            destination=load.duckdb_destination(str(tmp_path / "fit.duckdb")))
-    source = gainsight_px_source(base_url=emulator.base_url, api_key=emulator.api_key).with_resources("users")
+    emulator = make_emulator(tenant=WIDE)
+    monkeypatch.setattr(load, "MERGE_BYTES_PER_CELL", 120.0)
+    pipeline = _pipeline_with_default_cap(load, monkeypatch, tmp_path, "24MB")
     with caplog.at_level(logging.INFO, logger="gainsight_px.load"):
-        _, loaded = load.run_source(pipeline, source)
+        _, loaded = load.run_source(pipeline, _users(emulator))
     assert loaded
     columns = len(pipeline.default_schema.get_table_columns("users"))
-    expected_mb = int(2_000 * columns * 4096.0) >> 20
-    assert f"DuckDB memory limit raised from {load.default_memory_limit()} to {expected_mb}MB" in caplog.text
-    with pipeline.sql_client() as client:
-        [(limit,)] = client.execute_sql("SELECT current_setting('memory_limit')")
-        [(rows,)] = client.execute_sql(f"SELECT count(*) FROM {DATASET}.users")
-    assert rows == 2_000
-    # DuckDB shows the cap in MiB: the raised one, not the default.
-    assert float(limit.split()[0]) == pytest.approx(expected_mb * 10**6 / 2**20, abs=0.2), limit
+    expected_mb = int(10_000 * columns * 120.0) >> 20
+    assert f"DuckDB memory limit raised from 24MB to {expected_mb}MB" in caplog.text
+    assert "ran out of" not in caplog.text
+    assert _users_in(pipeline) == (10_000, 10_000)
+    assert _cap_setting(pipeline) == "24MB"  # back to the default for the pipeline's next load
 
 
 def test_a_load_that_runs_out_of_duckdb_memory_is_loaded_again_under_a_raised_cap(make_emulator, tmp_path: Path,
                                                                                    monkeypatch, caplog) -> None:
     # What DuckDB needs depends on the values as well as the shape, so the fitted cap is a guess:
     # when DuckDB runs out anyway, the package (kept by dlt) is loaded again under twice the cap.
-    # Here the default cap is shrunk so that a small wide tenant runs out of it.
+    # Here the default cap is shrunk so that a small wide tenant runs out of it (at 24 and 48 MB).
     import logging
 
-    import dlt
     from gainsight_px import load
-    from gainsight_px.source import gainsight_px_source
 
     emulator = make_emulator(tenant=WIDE)
-    monkeypatch.setattr(load, "default_memory_limit", lambda: "24MB")
-    monkeypatch.setitem(load.DUCKDB_SETTINGS, "memory_limit", "24MB")
-    pipeline = dlt.pipeline("oom_retry", pipelines_dir=str(tmp_path / "pipelines"), dataset_name=DATASET,
-                            destination=load.transactional(load.duckdb_destination(str(tmp_path / "oom.duckdb"))))
-    source = gainsight_px_source(base_url=emulator.base_url, api_key=emulator.api_key).with_resources("users")
+    pipeline = _pipeline_with_default_cap(load, monkeypatch, tmp_path, "24MB")
     with caplog.at_level(logging.WARNING, logger="gainsight_px.load"):
-        _, loaded = load.run_source(pipeline, source)
+        _, loaded = load.run_source(pipeline, _users(emulator))
     assert loaded
     assert "DuckDB ran out of its 24MB memory limit loading this package; loading it again under 48MB" in caplog.text
-    with pipeline.sql_client() as client:
-        [(limit,)] = client.execute_sql("SELECT current_setting('memory_limit')")
-        [(rows, keys)] = client.execute_sql(f"SELECT count(*), count(DISTINCT aptrinsic_id) FROM {DATASET}.users")
-    assert rows == keys == 10_000
-    assert float(limit.split()[0]) >= 48 * 10**6 / 2**20, limit
+    assert _users_in(pipeline) == (10_000, 10_000)
     assert not pipeline.has_pending_data
+    assert _cap_setting(pipeline) == "24MB"
+
+
+def _pipeline_with_default_cap(load, monkeypatch, tmp_path: Path, cap: str) -> Any:
+    import dlt
+
+    monkeypatch.setattr(load, "default_memory_limit", lambda: cap)
+    monkeypatch.setitem(load.DUCKDB_SETTINGS, "memory_limit", cap)
+    return dlt.pipeline("duckdb_cap", pipelines_dir=str(tmp_path / "pipelines"), dataset_name=DATASET,
+                        destination=load.transactional(load.duckdb_destination(str(tmp_path / "cap.duckdb"))))
+
+
+def _users(emulator) -> Any:
+    from gainsight_px.source import gainsight_px_source
+
+    return gainsight_px_source(base_url=emulator.base_url, api_key=emulator.api_key).with_resources("users")
+
+
+def _users_in(pipeline) -> tuple[int, int]:
+    with pipeline.sql_client() as client:
+        [(rows, keys)] = client.execute_sql(f"SELECT count(*), count(DISTINCT aptrinsic_id) FROM {DATASET}.users")
+    return rows, keys
+
+
+def _cap_setting(pipeline) -> str:
+    return pipeline.destination.config_params["credentials"].global_config["memory_limit"]
 
 
 def test_a_configured_cap_is_never_raised_and_the_message_says_what_to_change(make_emulator, tmp_path: Path) -> None:
