@@ -154,8 +154,8 @@ def _group_assets(label: str, group: str, new_source: Any, pipeline: dlt.Pipelin
 def _run(context: dg.AssetExecutionContext, resource: DagsterDltResource, pipeline: dlt.Pipeline, source: Any,
          translator: DagsterDltTranslator) -> Iterator[dg.MaterializeResult]:
     """dagster-dlt's `DagsterDltResource.run`, but loading through `load.run_source`, as `gainsight-px load`
-    does: a package too large for DuckDB's default cap gets a raised one (`load.fit_duckdb_memory`; a wide
-    tenant at 1M users fails its merge without it), and a run that extracted nothing stops there.
+    does: a package too large for DuckDB's default cap gets a raised one (`load.load_within_memory`; a
+    wide tenant at 1M users fails its merge without it), and a run that extracted nothing stops there.
 
     dagster-dlt calls `pipeline.run`, which leaves no step between normalize and load. Its other
     work is kept: the subset of assets selected, the local dlt state dropped and restored from the
