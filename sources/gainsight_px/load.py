@@ -62,8 +62,8 @@ DUCKDB_CREDENTIALS_KEY = "destination.duckdb.credentials"
 # Source state: the tenant the dataset belongs to (identity.py; no key, a salted hash).
 TENANT_STATE_KEY = "tenant"
 DUCKDB_SETTINGS_KEY = DUCKDB_CREDENTIALS_KEY + ".global_config"
-# One thread, a bounded cap and no insertion order keep a load's memory flat as the tenant grows,
-# whatever its width (bench/); figures in default_memory_limit().
+
+
 def _ram_mb() -> int:
     """This machine's memory in MB (4 GB where the platform does not say)."""
     try:
@@ -88,6 +88,8 @@ def default_memory_limit() -> str:
     return f"{max(64, min(120, _ram_mb() // 8))}MB"
 
 
+# One thread, a bounded cap and no insertion order keep a load's memory flat as the tenant grows,
+# whatever its width (bench/); figures in default_memory_limit().
 DUCKDB_SETTINGS: dict[str, Any] = {"memory_limit": default_memory_limit(), "threads": 1,
                                    "preserve_insertion_order": False}
 # The merge deduplicates its staging table with a window over whole rows, which DuckDB does not
@@ -114,6 +116,11 @@ def _mb(limit: str) -> int:
     return int(limit.removesuffix("MB"))
 
 
+def _ceiling_mb(default: str) -> int:
+    """The most a raised cap may take: a quarter of RAM, never less than the default."""
+    return max(_mb(default), _ram_mb() // 4)
+
+
 def fit_duckdb_memory(pipeline: dlt.Pipeline) -> str | None:
     """Raise the default DuckDB cap for the package about to load, if its largest table needs it
     (see MERGE_BYTES_PER_CELL). Returns the new cap, or None when it stays."""
@@ -125,10 +132,10 @@ def fit_duckdb_memory(pipeline: dlt.Pipeline) -> str | None:
     cells = max((rows * len(schema.get_table_columns(table)) for table, rows in info.row_counts.items()
                  if table in schema.tables), default=0)
     need = int(cells * MERGE_BYTES_PER_CELL) >> 20
-    default = default_memory_limit()
+    default = settings_["memory_limit"]
     if need <= _mb(default):
         return None
-    limit = f"{max(_mb(default), min(need, _ram_mb() // 4))}MB"
+    limit = f"{min(need, _ceiling_mb(default))}MB"
     settings_["memory_limit"] = limit
     log.info("DuckDB memory limit raised from %s to %s for this load (its largest table: %s cells)",
              default, limit, f"{cells:,}")
@@ -152,7 +159,7 @@ def load_within_memory(pipeline: dlt.Pipeline) -> Any:
     if settings_ is None:
         return pipeline.load()
     default = settings_["memory_limit"]
-    ceiling = max(_mb(default), _ram_mb() // 4)
+    ceiling = _ceiling_mb(default)
     try:
         fit_duckdb_memory(pipeline)
         while True:
